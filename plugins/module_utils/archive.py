@@ -1,0 +1,107 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) terok.lifecycle contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Archive entries: ``archive/<project>/tasks/<UTC stamp>_<id>[_<name>]/task.json`` (+ ``logs/``)."""
+
+from __future__ import annotations
+
+import datetime
+import json
+import os
+import shutil
+
+from ansible_collections.terok.lifecycle.plugins.module_utils.errors import TerokError
+from ansible_collections.terok.lifecycle.plugins.module_utils.fileio import atomic_write, make_dirs
+from ansible_collections.terok.lifecycle.plugins.module_utils.metadata import MANAGED_BY, MANAGED_KEY
+from ansible_collections.terok.lifecycle.plugins.module_utils.paths import check_component
+
+TASK_JSON = "task.json"
+STAMP_FORMAT = "%Y%m%dT%H%M%S%fZ"
+
+
+def archive_stamp(now=None):
+    now = now or datetime.datetime.now(datetime.timezone.utc)
+    return now.strftime(STAMP_FORMAT)
+
+
+def snapshot(task):
+    """The merged dict terok stores in ``task.json``: internal keys, then ``_meta.yml``."""
+    merged = {"project_name": task.project, "task_id": task.task_id, "name": task.name}
+    for key, value in task.meta.items():
+        if key not in merged:
+            merged[key] = value
+    return merged
+
+
+def _snapshot_bytes(data):
+    return (json.dumps(data, indent=2, ensure_ascii=False, default=str) + "\n").encode("utf-8")
+
+
+def _reserve_entry(archive_root, base):
+    """Create and return a fresh entry directory, ``base``, ``base_1``, ``base_2`` …"""
+    make_dirs(archive_root)
+    counter = 0
+    while True:
+        candidate = os.path.join(archive_root, base if counter == 0 else "%s_%d" % (base, counter))
+        try:
+            os.mkdir(candidate, 0o750)
+            return candidate
+        except FileExistsError:
+            counter += 1
+
+
+def write_entry(layout, task, now=None):
+    """Archive ``task`` (metadata snapshot and its ``logs/``) and return the entry's path.
+
+    The entry counts once ``task.json`` is in it, and that file is written last and
+    atomically, so a fault leaves either a complete entry or one that no reader lists.
+    """
+    check_component(task.task_id, "task id")
+    base = "%s_%s" % (archive_stamp(now), task.task_id)
+    if task.name:
+        base += "_" + check_component(task.name, "task name")
+    try:
+        entry = _reserve_entry(layout.archive_dir(task.project), base)
+        logs = os.path.join(layout.task_dir(task.project, task.task_id), "logs")
+        if os.path.isdir(logs) and not os.path.islink(logs):
+            shutil.copytree(logs, os.path.join(entry, "logs"), symlinks=True)
+        atomic_write(os.path.join(entry, TASK_JSON), _snapshot_bytes(snapshot(task)), 0o640)
+    except (OSError, shutil.Error) as exc:
+        raise TerokError("cannot write the archive entry for task %s: %s" % (task.task_id, exc))
+    return entry
+
+
+def list_entries(layout, project):
+    """Archived tasks of ``project``, newest first, each a dict; unreadable entries skipped."""
+    root = layout.archive_dir(project)
+    try:
+        names = sorted(os.listdir(root), reverse=True)
+    except (FileNotFoundError, NotADirectoryError):
+        return []
+    entries = []
+    for entry in names:
+        path = os.path.join(root, entry)
+        if entry.startswith(".") or os.path.islink(path) or not os.path.isdir(path):
+            continue
+        try:
+            with open(os.path.join(path, TASK_JSON), "rb") as handle:
+                data = json.loads(handle.read().decode("utf-8") or "{}")
+        except (OSError, ValueError):
+            continue
+        if not isinstance(data, dict):
+            continue
+        entries.append(
+            {
+                "project": project,
+                "task_id": None if data.get("task_id") is None else str(data.get("task_id")),
+                "name": data.get("name"),
+                "mode": data.get("mode"),
+                "exit_code": data.get("exit_code"),
+                "created_at": data.get("created_at"),
+                "archived_at": entry.split("_", 1)[0],
+                "archive_path": path,
+                "managed": data.get(MANAGED_KEY) == MANAGED_BY,
+            }
+        )
+    return entries

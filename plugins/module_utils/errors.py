@@ -1,0 +1,19 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) terok.lifecycle contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""The one exception type the lifecycle library raises for user-facing failures."""
+
+from __future__ import annotations
+
+
+class TerokError(Exception):
+    """A failure whose message is meant for the user as it is.
+
+    ``option`` names the module option the failure is about, when there is one.
+    """
+
+    def __init__(self, msg, option=None):
+        super().__init__(msg)
+        self.msg = msg
+        self.option = option

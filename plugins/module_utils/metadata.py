@@ -1,0 +1,106 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) terok.lifecycle contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""terok's two task metadata files: ``<id>_dossier.json`` and ``<id>_meta.yml``."""
+
+from __future__ import annotations
+
+import json
+import traceback
+
+from ansible_collections.terok.lifecycle.plugins.module_utils.errors import TerokError
+from ansible_collections.terok.lifecycle.plugins.module_utils.fileio import atomic_write
+
+try:
+    import yaml
+
+    HAS_YAML = True
+    YAML_IMPORT_ERROR = None
+    _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    _Dumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
+except ImportError:
+    HAS_YAML = False
+    YAML_IMPORT_ERROR = traceback.format_exc()
+
+MANAGED_BY = "terok.lifecycle"
+MANAGED_KEY = "managed_by"
+# What a metadata file may hold at the most; anything larger is not terok's.
+MAX_BYTES = 1024 * 1024
+
+
+def load_yaml(data):
+    """Parse YAML text or bytes with the safe loader."""
+    return yaml.load(data, Loader=_Loader)
+
+
+def dump_yaml(data):
+    return yaml.dump(data, Dumper=_Dumper, default_flow_style=False, sort_keys=False, allow_unicode=True)
+
+
+def _read(path):
+    """Return the bytes of ``path``, or None when there is no such file."""
+    try:
+        with open(path, "rb") as handle:
+            data = handle.read(MAX_BYTES + 1)
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        raise TerokError("cannot read %s: %s" % (path, exc.strerror or exc))
+    if len(data) > MAX_BYTES:
+        raise TerokError("%s is larger than %d bytes; not a terok metadata file" % (path, MAX_BYTES))
+    return data
+
+
+def read_dossier(path):
+    """The dossier mapping, or None when the file is missing; raise on a malformed one."""
+    data = _read(path)
+    if data is None:
+        return None
+    try:
+        value = json.loads(data.decode("utf-8"))
+    except ValueError as exc:
+        raise TerokError("%s is not valid JSON: %s" % (path, exc))
+    if not isinstance(value, dict):
+        raise TerokError("%s does not hold a JSON object" % path)
+    return value
+
+
+def read_meta(path):
+    """The ``_meta.yml`` mapping, or None when the file is missing; raise on a malformed one.
+
+    An empty file reads as an empty mapping, as terok reads it.
+    """
+    data = _read(path)
+    if data is None:
+        return None
+    try:
+        value = load_yaml(data)
+    except yaml.YAMLError as exc:
+        raise TerokError("%s is not valid YAML: %s" % (path, str(exc).replace("\n", " ")))
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise TerokError("%s does not hold a YAML mapping" % path)
+    return value
+
+
+def dossier_bytes(project, task_id, name, existing=None):
+    """The dossier text: terok's three keys first, any other keys kept after them."""
+    dossier = {"project": project, "task": task_id, "name": name}
+    for key, value in (existing or {}).items():
+        if key not in dossier:
+            dossier[key] = value
+    return (json.dumps(dossier, indent=2, ensure_ascii=False) + "\n").encode("utf-8")
+
+
+def meta_bytes(meta):
+    return dump_yaml(meta).encode("utf-8")
+
+
+def write_dossier(path, project, task_id, name, existing=None, mode=0o644):
+    atomic_write(path, dossier_bytes(project, task_id, name, existing), mode)
+
+
+def write_meta(path, meta, mode=0o644):
+    atomic_write(path, meta_bytes(meta), mode)

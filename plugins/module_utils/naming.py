@@ -1,0 +1,119 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) terok.lifecycle contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Task ids, task names, project names and container names, as terok 0.9 defines them."""
+
+from __future__ import annotations
+
+import re
+import secrets
+
+from ansible_collections.terok.lifecycle.plugins.module_utils.errors import TerokError
+
+# Lowercase Crockford base32: digits and letters without i, l, o, u.
+ID_ALPHABET = "0123456789abcdefghjkmnpqrstvwxyz"
+# The first character is a letter that is not a hex digit, so an id never reads as a number
+# or a hex prefix; the second is a digit.
+ID_HEAD = "ghjkmnpqrstvwxyz"
+ID_LENGTH = 5
+ID_PATTERN = "[ghjkmnp-tv-z][0-9][0-9a-hjkmnp-tv-z]{3}"
+ID_RE = re.compile("^" + ID_PATTERN + "$")
+
+PROJECT_RE = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
+RESERVED_PROJECTS = frozenset(["default"])
+
+NAME_MAX = 60
+MODES = ("cli", "web", "run", "toad")
+
+_NAME_DROP = re.compile(r"[^a-z0-9_-]")
+_DASHES = re.compile(r"-{2,}")
+
+
+def new_task_id(taken):
+    """Return a fresh random task id that is not in ``taken`` (a container of ids)."""
+    for _attempt in range(1000):
+        task_id = (
+            secrets.choice(ID_HEAD)
+            + secrets.choice("0123456789")
+            + "".join(secrets.choice(ID_ALPHABET) for _ in range(ID_LENGTH - 2))
+        )
+        if task_id not in taken:
+            return task_id
+    raise TerokError("could not find a free task id after 1000 attempts")
+
+
+def is_task_id(value):
+    return isinstance(value, str) and ID_RE.match(value) is not None
+
+
+def check_task_id(value, option="task_id"):
+    """Return ``value`` if it is a well-formed task id, else raise naming ``option``."""
+    if not is_task_id(value):
+        raise TerokError(
+            "%s %r is not a terok task id: 5 characters of lowercase Crockford base32, "
+            "a letter g-z (not i, l, o, u) then a digit, matching %s" % (option, value, ID_PATTERN),
+            option=option,
+        )
+    return value
+
+
+def sanitize_name(value):
+    """Normalise a task name the way terok does; the result may be invalid (see check_name)."""
+    name = value.strip().lower().replace(" ", "-")
+    name = _NAME_DROP.sub("", name)
+    name = _DASHES.sub("-", name).rstrip("-")
+    return name[:NAME_MAX].rstrip("-")
+
+
+def check_name(value, option="name"):
+    """Return the sanitized form of ``value``, or raise if it is empty or starts with ``-``."""
+    if not isinstance(value, str):
+        raise TerokError("%s must be a string" % option, option=option)
+    if "\x00" in value:
+        raise TerokError("%s must not contain a NUL character" % option, option=option)
+    name = sanitize_name(value)
+    if not name:
+        raise TerokError(
+            "%s %r is empty once sanitized: a task name needs at least one of a-z, 0-9, _ or -"
+            % (option, value),
+            option=option,
+        )
+    if name.startswith("-"):
+        raise TerokError(
+            "%s %r sanitizes to %r, which starts with '-': a task name must start with a-z, 0-9 or _"
+            % (option, value, name),
+            option=option,
+        )
+    return name
+
+
+def check_project(value, option="project"):
+    """Return ``value`` if it is a valid terok project name, else raise naming ``option``."""
+    if not isinstance(value, str) or not PROJECT_RE.match(value):
+        raise TerokError(
+            "%s %r is not a valid project name: it must match [a-z0-9][a-z0-9_-]* "
+            "(lowercase letters, digits, '_' and '-', starting with a letter or digit)" % (option, value),
+            option=option,
+        )
+    if value in RESERVED_PROJECTS:
+        raise TerokError("%s %r is reserved by terok and cannot be used" % (option, value), option=option)
+    return value
+
+
+def check_mode(value, option="mode"):
+    if value not in MODES:
+        raise TerokError(
+            "%s %r is not a terok mode: use one of %s" % (option, value, ", ".join(MODES)), option=option
+        )
+    return value
+
+
+def container_name(project, mode, task_id):
+    """The name terok gives the container of ``task_id`` in ``mode``."""
+    return "%s-%s-%s" % (project, mode, task_id)
+
+
+def container_names(project, task_id):
+    """The container names of a task in every mode."""
+    return [container_name(project, mode, task_id) for mode in MODES]

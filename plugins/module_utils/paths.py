@@ -1,0 +1,142 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) terok.lifecycle contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Where terok keeps things: state-root resolution and every path built from it."""
+
+from __future__ import annotations
+
+import os
+
+from ansible_collections.terok.lifecycle.plugins.module_utils.errors import TerokError
+
+SYSTEM_CONFIG = "/etc/terok/config.yml"
+SYSTEM_ROOT = "/var/lib/terok"
+
+
+def check_component(value, what):
+    """Refuse a value that would not be exactly one path component."""
+    if (
+        not isinstance(value, str)
+        or not value
+        or value in (".", "..")
+        or "/" in value
+        or "\x00" in value
+        or "\n" in value
+    ):
+        raise TerokError("%s %r cannot be used as a path component" % (what, value))
+    return value
+
+
+def _config_paths(environ, load_yaml):
+    """The ``paths`` mapping of the terok config file that applies, or {}."""
+    explicit = environ.get("TEROK_CONFIG_FILE")
+    if explicit:
+        candidates = [explicit]
+    else:
+        home = environ.get("HOME") or os.path.expanduser("~")
+        candidates = [SYSTEM_CONFIG, os.path.join(home, ".config", "terok", "config.yml")]
+    for candidate in candidates:
+        if not os.path.isfile(candidate):
+            continue
+        try:
+            with open(candidate, "rb") as handle:
+                data = load_yaml(handle.read())
+        except Exception as exc:  # a broken config is the user's to fix; say which file
+            raise TerokError("cannot read terok config file %s: %s" % (candidate, exc))
+        paths = data.get("paths") if isinstance(data, dict) else None
+        return paths if isinstance(paths, dict) else {}
+    return {}
+
+
+def _absolute(value, what):
+    path = os.path.expanduser(str(value))
+    if "\x00" in path:
+        raise TerokError("%s %r contains a NUL character" % (what, value), option="root" if what == "root" else None)
+    if not os.path.isabs(path):
+        raise TerokError("%s %r must be an absolute path" % (what, value), option="root" if what == "root" else None)
+    return os.path.normpath(path)
+
+
+class Layout(object):
+    """The three trees of one terok installation and the paths of its tasks.
+
+    ``state_dir`` holds ``projects/<p>/tasks/<id>_dossier.json`` and ``<id>_meta.yml``;
+    ``live_dir`` holds ``tasks/<p>/<id>/`` (workspace, logs, agent config);
+    ``root`` holds ``archive/<p>/tasks/``.
+    """
+
+    def __init__(self, root, state_dir=None, live_dir=None):
+        self.root = root
+        self.state_dir = state_dir or os.path.join(root, "core")
+        self.live_dir = live_dir or os.path.join(root, "sandbox-live")
+
+    @classmethod
+    def resolve(cls, root=None, environ=None, load_yaml=None, euid=None):
+        """Resolve the layout: option ``root``, else env and config file, else the defaults.
+
+        An explicit ``root`` option places everything under it; the environment and the
+        config file are then not consulted.
+        """
+        if root:
+            return cls(_absolute(root, "root"))
+        environ = os.environ if environ is None else environ
+        euid = os.geteuid() if euid is None else euid
+        config = {}
+        if load_yaml is not None:
+            config = _config_paths(environ, load_yaml)
+        if environ.get("TEROK_ROOT"):
+            base = _absolute(environ["TEROK_ROOT"], "TEROK_ROOT")
+        elif config.get("root"):
+            base = _absolute(config["root"], "paths.root in the terok config file")
+        elif euid == 0:
+            base = SYSTEM_ROOT
+        else:
+            data_home = environ.get("XDG_DATA_HOME") or os.path.join(
+                environ.get("HOME") or os.path.expanduser("~"), ".local", "share"
+            )
+            base = os.path.join(_absolute(data_home, "XDG_DATA_HOME"), "terok")
+        state_dir = None
+        if environ.get("TEROK_STATE_DIR"):
+            state_dir = _absolute(environ["TEROK_STATE_DIR"], "TEROK_STATE_DIR")
+        live_dir = None
+        if environ.get("TEROK_SANDBOX_LIVE_DIR"):
+            live_dir = _absolute(environ["TEROK_SANDBOX_LIVE_DIR"], "TEROK_SANDBOX_LIVE_DIR")
+        elif config.get("sandbox_live_dir"):
+            live_dir = _absolute(config["sandbox_live_dir"], "paths.sandbox_live_dir in the terok config file")
+        return cls(base, state_dir, live_dir)
+
+    # Per-project directories ------------------------------------------------------------
+    def projects_dir(self):
+        return os.path.join(self.state_dir, "projects")
+
+    def meta_dir(self, project):
+        return os.path.join(self.projects_dir(), check_component(project, "project"), "tasks")
+
+    def tasks_root(self, project):
+        return os.path.join(self.live_dir, "tasks", check_component(project, "project"))
+
+    def archive_dir(self, project):
+        return os.path.join(self.root, "archive", check_component(project, "project"), "tasks")
+
+    # Per-task paths ------------------------------------------------------------------------
+    def dossier_path(self, project, task_id):
+        return os.path.join(self.meta_dir(project), check_component(task_id, "task id") + "_dossier.json")
+
+    def meta_path(self, project, task_id):
+        return os.path.join(self.meta_dir(project), check_component(task_id, "task id") + "_meta.yml")
+
+    def task_dir(self, project, task_id):
+        return os.path.join(self.tasks_root(project), check_component(task_id, "task id"))
+
+    def workspace(self, project, task_id):
+        return os.path.join(self.task_dir(project, task_id), "workspace-dangerous")
+
+    def log_file(self, project, task_id):
+        return os.path.join(self.task_dir(project, task_id), "logs", "container.log")
+
+    def work_status_file(self, project, task_id):
+        return os.path.join(self.task_dir(project, task_id), "agent-config", "work-status.yml")
+
+    def as_dict(self):
+        return {"root": self.root, "state_dir": self.state_dir, "live_dir": self.live_dir}

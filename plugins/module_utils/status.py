@@ -1,0 +1,38 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) terok.lifecycle contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""A task's status, computed from its metadata and its container the way terok computes it."""
+
+from __future__ import annotations
+
+STATUSES = ("deleting", "running", "init", "completed", "failed", "stopped", "created", "not found")
+
+
+def _by_exit_code(exit_code, otherwise):
+    if exit_code is None:
+        return otherwise
+    return "completed" if exit_code == 0 else "failed"
+
+
+def compute_status(meta, container_state):
+    """Status from ``meta`` (the ``_meta.yml`` mapping) and the container's state (or None).
+
+    1. ``deleting: true`` → deleting
+    2. container running → running once initialized (``ready_at``), else init
+    3. container there, not running → completed / failed by exit code, else stopped
+    4. no container, not initialized → created
+    5. no container, initialized → completed / failed by exit code, else not found
+    """
+    meta = meta or {}
+    if meta.get("deleting"):
+        return "deleting"
+    initialized = bool(meta.get("ready_at"))
+    exit_code = meta.get("exit_code")
+    if container_state == "running":
+        return "running" if initialized else "init"
+    if container_state:
+        return _by_exit_code(exit_code, "stopped")
+    if not initialized:
+        return "created"
+    return _by_exit_code(exit_code, "not found")

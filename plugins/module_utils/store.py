@@ -1,0 +1,130 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) terok.lifecycle contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Reading what tasks a project has: one directory scan, both metadata files per task."""
+
+from __future__ import annotations
+
+import os
+
+from ansible_collections.terok.lifecycle.plugins.module_utils.errors import TerokError
+from ansible_collections.terok.lifecycle.plugins.module_utils.metadata import (
+    MANAGED_BY,
+    MANAGED_KEY,
+    read_dossier,
+    read_meta,
+)
+from ansible_collections.terok.lifecycle.plugins.module_utils.naming import PROJECT_RE, RESERVED_PROJECTS, is_task_id
+
+DOSSIER_SUFFIX = "_dossier.json"
+META_SUFFIX = "_meta.yml"
+
+
+class Task(object):
+    """One task of a project as its metadata files describe it.
+
+    ``error`` is set (and ``dossier`` / ``meta`` may be empty) when a file could not be read.
+    """
+
+    __slots__ = ("project", "task_id", "dossier", "meta", "error")
+
+    def __init__(self, project, task_id, dossier=None, meta=None, error=None):
+        self.project = project
+        self.task_id = task_id
+        self.dossier = dossier or {}
+        self.meta = meta or {}
+        self.error = error
+
+    @property
+    def name(self):
+        name = self.dossier.get("name")
+        if name is None:
+            name = self.meta.get("name")
+        return None if name is None else str(name)
+
+    @property
+    def mode(self):
+        return self.meta.get("mode")
+
+    @property
+    def managed(self):
+        return self.meta.get(MANAGED_KEY) == MANAGED_BY
+
+
+def _listdir(path):
+    try:
+        return os.listdir(path)
+    except FileNotFoundError:
+        return []
+    except NotADirectoryError:
+        raise TerokError("%s is not a directory" % path)
+    except OSError as exc:
+        raise TerokError("cannot list %s: %s" % (path, exc.strerror or exc))
+
+
+def _ids_from_metadata(names):
+    ids = set()
+    for entry in names:
+        for suffix in (DOSSIER_SUFFIX, META_SUFFIX):
+            if entry.endswith(suffix):
+                task_id = entry[: -len(suffix)]
+                if is_task_id(task_id):
+                    ids.add(task_id)
+    return ids
+
+
+class ProjectTasks(object):
+    """The tasks of one project, read once; also the ids that a new task must not take."""
+
+    def __init__(self, layout, project):
+        self.layout = layout
+        self.project = project
+        self.tasks = {}
+        self.taken = set()
+
+    def load(self):
+        meta_dir = self.layout.meta_dir(self.project)
+        if os.path.islink(meta_dir):
+            raise TerokError("%s is a symbolic link; refusing to read tasks through it" % meta_dir)
+        ids = _ids_from_metadata(_listdir(meta_dir))
+        self.taken = set(ids)
+        self.taken.update(entry for entry in _listdir(self.layout.tasks_root(self.project)) if is_task_id(entry))
+        self.tasks = {}
+        for task_id in sorted(ids):
+            self.tasks[task_id] = self.read(task_id)
+        return self
+
+    def read(self, task_id):
+        """Read one task's files; a malformed file gives a Task with ``error`` set."""
+        dossier = meta = None
+        try:
+            dossier = read_dossier(self.layout.dossier_path(self.project, task_id))
+            meta = read_meta(self.layout.meta_path(self.project, task_id))
+        except TerokError as exc:
+            return Task(self.project, task_id, dossier, meta, error=exc.msg)
+        if dossier is None and meta is None:
+            return None
+        return Task(self.project, task_id, dossier, meta)
+
+    def by_name(self, name):
+        return [task for task in self.tasks.values() if task.name == name]
+
+    def refresh(self, task_id):
+        task = self.read(task_id)
+        if task is None:
+            self.tasks.pop(task_id, None)
+        else:
+            self.tasks[task_id] = task
+            self.taken.add(task_id)
+        return task
+
+
+def list_projects(layout):
+    """Project names that have a task metadata directory, sorted."""
+    projects = []
+    for entry in _listdir(layout.projects_dir()):
+        if PROJECT_RE.match(entry) and entry not in RESERVED_PROJECTS:
+            if os.path.isdir(os.path.join(layout.projects_dir(), entry, "tasks")):
+                projects.append(entry)
+    return sorted(projects)

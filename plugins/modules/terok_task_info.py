@@ -1,0 +1,210 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright (c) terok.lifecycle contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: terok_task_info
+short_description: List terok tasks with their status, container and login command
+version_added: 0.1.0
+description:
+  - Lists the terok tasks on the target, those this collection made and those terok made, with the status
+    terok would show, computed from the metadata and from one C(podman ps -a --format json) call whatever
+    the number of tasks.
+  - Optionally lists archive entries too.
+  - Where podman is missing or fails, the tasks are still listed, with a warning, as if they had no container.
+  - A task whose metadata cannot be read is left out of RV(tasks) with a warning that names its file.
+author:
+  - terok.lifecycle contributors
+options:
+  project:
+    description:
+      - Only tasks of this project. All projects when unset.
+    type: str
+  name:
+    description:
+      - Only tasks with this name (normalised as terok normalises names).
+    type: str
+  task_id:
+    description:
+      - Only the task with this id.
+    type: str
+  status:
+    description:
+      - Only tasks whose status is one of these.
+    type: list
+    elements: str
+    choices: [created, init, running, stopped, completed, failed, deleting, not found]
+  include_archived:
+    description:
+      - Also return the archive entries of the selected projects in RV(archived), filtered by O(name) and O(task_id).
+    type: bool
+    default: false
+extends_documentation_fragment:
+  - terok.lifecycle.common
+  - terok.lifecycle.common.info_attributes
+seealso:
+  - module: terok.lifecycle.terok_task
+"""
+
+EXAMPLES = r"""
+- name: All tasks on the host
+  terok.lifecycle.terok_task_info:
+  register: all_tasks
+
+- name: Running tasks of project demo, with the command to log in to each
+  terok.lifecycle.terok_task_info:
+    project: demo
+    status: [running]
+  register: running
+
+- name: Print the login commands
+  ansible.builtin.debug:
+    msg: "{{ running.tasks | map(attribute='login_command') | list }}"
+
+- name: A task by name, with what was archived under that name
+  terok.lifecycle.terok_task_info:
+    project: demo
+    name: fix-auth
+    include_archived: true
+  register: fix_auth
+"""
+
+RETURN = r"""
+tasks:
+  description: The matching tasks, by project then id.
+  returned: success
+  type: list
+  elements: dict
+  contains:
+    task_id:
+      description: The task's id.
+      type: str
+      sample: k7m2q
+    name:
+      description: The task's name.
+      type: str
+      sample: fix-auth
+    project:
+      description: The task's project.
+      type: str
+      sample: demo
+    mode:
+      description: The mode its container runs in (V(cli), V(web), V(run) or V(toad)), null until it first runs.
+      type: str
+      sample: cli
+    status:
+      description: The status as terok computes it, one of V(created), V(init), V(running), V(stopped), V(completed), V(failed), V(deleting), V(not found).
+      type: str
+      sample: running
+    container_name:
+      description: The task's container name C(<project>-<mode>-<task_id>), null while the task has no mode.
+      type: str
+      sample: demo-cli-k7m2q
+    container_state:
+      description: The state podman reports for the container, null when there is none (or podman is missing).
+      type: str
+      sample: running
+    exit_code:
+      description: The exit code recorded for the task's last run, null when none was recorded.
+      type: int
+    workspace:
+      description: The host path of the task's workspace.
+      type: str
+      sample: /var/lib/terok/sandbox-live/tasks/demo/k7m2q/workspace-dangerous
+    created_at:
+      description: When the task was created, ISO 8601 in UTC.
+      type: str
+      sample: '2026-11-28T09:15:02.118470+00:00'
+    ready_at:
+      description: When the task's init script finished, null before that.
+      type: str
+    archive_path:
+      description: Always null for a live task.
+      type: str
+    login_command:
+      description: The command that opens a shell in the running container, null when it does not run.
+      type: str
+      sample: podman exec -it demo-cli-k7m2q bash
+    managed:
+      description: Whether this collection made the task (C(managed_by=terok.lifecycle) in its metadata).
+      type: bool
+    work_status:
+      description: The agent's C(agent-config/work-status.yml) as a mapping, null when there is none.
+      type: dict
+archived:
+  description: The archive entries of the selected projects, newest first.
+  returned: when O(include_archived=true)
+  type: list
+  elements: dict
+  contains:
+    task_id:
+      description: The archived task's id.
+      type: str
+    name:
+      description: The archived task's name.
+      type: str
+    project:
+      description: The archived task's project.
+      type: str
+    mode:
+      description: The mode the task last ran in.
+      type: str
+    exit_code:
+      description: The exit code recorded for the task.
+      type: int
+    created_at:
+      description: When the task was created.
+      type: str
+    archived_at:
+      description: When it was archived, as a UTC stamp C(%Y%m%dT%H%M%S%fZ).
+      type: str
+      sample: 20261128T091502118470Z
+    archive_path:
+      description: The archive entry's directory.
+      type: str
+    managed:
+      description: Whether this collection made the task.
+      type: bool
+"""
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.terok.lifecycle.plugins.module_utils.errors import TerokError
+from ansible_collections.terok.lifecycle.plugins.module_utils.listing import Query, list_tasks
+from ansible_collections.terok.lifecycle.plugins.module_utils.module_support import (
+    common_argument_spec,
+    fail,
+    finish,
+    make_runtime,
+)
+from ansible_collections.terok.lifecycle.plugins.module_utils.status import STATUSES
+
+
+def main():
+    argument_spec = common_argument_spec()
+    argument_spec.update(
+        project={"type": "str"},
+        name={"type": "str"},
+        task_id={"type": "str"},
+        status={"type": "list", "elements": "str", "choices": list(STATUSES)},
+        include_archived={"type": "bool", "default": False},
+    )
+    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
+    runtime = make_runtime(module)
+    try:
+        query = Query.from_params(module.params)
+        tasks, archived = list_tasks(runtime, query)
+    except TerokError as exc:
+        fail(module, runtime, exc)
+    result = {"changed": False, "tasks": tasks}
+    if query.include_archived:
+        result["archived"] = archived
+    finish(module, runtime, **result)
+
+
+if __name__ == "__main__":
+    main()
