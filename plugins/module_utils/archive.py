@@ -26,11 +26,9 @@ def archive_stamp(now=None):
 
 
 def snapshot(task):
-    """The merged dict terok stores in ``task.json``: internal keys, then ``_meta.yml``."""
-    merged = {"project_name": task.project, "task_id": task.task_id, "name": task.name}
-    for key, value in task.meta.items():
-        if key not in merged:
-            merged[key] = value
+    """The merged dict terok stores in ``task.json``: the ``_meta.yml`` keys, then the internal keys."""
+    merged = dict(task.meta)
+    merged.update({"project_name": task.project, "task_id": task.task_id, "name": task.name})
     return merged
 
 
@@ -67,8 +65,9 @@ def write_entry(layout, task, now=None):
         if os.path.isdir(logs) and not os.path.islink(logs):
             shutil.copytree(logs, os.path.join(entry, "logs"), symlinks=True)
         atomic_write(os.path.join(entry, TASK_JSON), _snapshot_bytes(snapshot(task)), 0o640)
-    except (OSError, shutil.Error) as exc:
-        raise TerokError("cannot write the archive entry for task %s: %s" % (task.task_id, exc))
+    except (OSError, shutil.Error, TerokError) as exc:
+        detail = exc.msg if isinstance(exc, TerokError) else exc
+        raise TerokError("cannot write the archive entry for task %s: %s" % (task.task_id, detail))
     return entry
 
 

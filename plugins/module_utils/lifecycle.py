@@ -306,10 +306,7 @@ def _predicted_new(runtime, spec):
 
 
 def _view(runtime, task, archive_path=None):
-    view = task_view(runtime.layout, task, runtime.containers(), archive_path)
-    if task.task_id is None:  # check-mode prediction
-        view["workspace"] = None
-    return view
+    return task_view(runtime.layout, task, runtime.containers(), archive_path)
 
 
 def converge(runtime, tasks, spec):
@@ -333,8 +330,8 @@ def converge(runtime, tasks, spec):
             clash = [t.task_id for t in tasks.by_name(spec.name) if t.task_id != task.task_id]
             if clash:
                 raise TerokError(
-                    "cannot rename task %s to %r: task %s of project %s already has that name"
-                    % (task.task_id, spec.name, ", ".join(sorted(clash)), spec.project),
+                    "name %r is taken in project %s by task %s; cannot rename task %s to it"
+                    % (spec.name, spec.project, ", ".join(sorted(clash)), task.task_id),
                     option="name",
                 )
             if runtime.check_mode:

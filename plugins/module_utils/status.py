@@ -19,7 +19,7 @@ def compute_status(meta, container_state):
     """Status from ``meta`` (the ``_meta.yml`` mapping) and the container's state (or None).
 
     1. ``deleting: true`` → deleting
-    2. container running → running once initialized (``ready_at``), else init
+    2. container running → running once initialized (``ready_at`` key present), else init
     3. container there, not running → completed / failed by exit code, else stopped
     4. no container, not initialized → created
     5. no container, initialized → completed / failed by exit code, else not found
@@ -27,7 +27,7 @@ def compute_status(meta, container_state):
     meta = meta or {}
     if meta.get("deleting"):
         return "deleting"
-    initialized = bool(meta.get("ready_at"))
+    initialized = "ready_at" in meta  # terok counts the key, whatever its value
     exit_code = meta.get("exit_code")
     if container_state == "running":
         return "running" if initialized else "init"

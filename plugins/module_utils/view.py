@@ -55,6 +55,7 @@ def task_view(layout, task, containers, archive_path=None, work_status=True):
     container = containers.get(cname) if (cname and containers) else None
     state = container.state if container else None
     exit_code = task.meta.get("exit_code")
+    known = task.task_id is not None  # a task that check mode predicts has no id yet
     return {
         "task_id": task.task_id,
         "name": task.name,
@@ -64,13 +65,15 @@ def task_view(layout, task, containers, archive_path=None, work_status=True):
         "container_name": cname,
         "container_state": state,
         "exit_code": exit_code if isinstance(exit_code, int) else None,
-        "workspace": layout.workspace(task.project, task.task_id),
+        "workspace": layout.workspace(task.project, task.task_id) if known else None,
         "created_at": _text(task.meta.get("created_at")),
         "ready_at": _text(task.meta.get("ready_at")),
         "archive_path": archive_path,
         "login_command": "podman exec -it %s bash" % cname if state == "running" else None,
         "managed": task.managed,
-        "work_status": read_work_status(layout.work_status_file(task.project, task.task_id)) if work_status else None,
+        "work_status": (
+            read_work_status(layout.work_status_file(task.project, task.task_id)) if work_status and known else None
+        ),
     }
 
 
