@@ -9,7 +9,7 @@ from __future__ import annotations
 from ansible.module_utils.basic import missing_required_lib
 
 from ansible_collections.terok.lifecycle.plugins.module_utils.errors import TerokError
-from ansible_collections.terok.lifecycle.plugins.module_utils.lifecycle import Runtime
+from ansible_collections.terok.lifecycle.plugins.module_utils.runtime import Runtime
 from ansible_collections.terok.lifecycle.plugins.module_utils.metadata import HAS_YAML, YAML_IMPORT_ERROR, load_yaml
 from ansible_collections.terok.lifecycle.plugins.module_utils.paths import Layout
 from ansible_collections.terok.lifecycle.plugins.module_utils.podman import Podman

@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import json
 import os
+import selectors
 import shutil
 import subprocess
+import time
 
 from ansible_collections.terok.lifecycle.plugins.module_utils.errors import TerokError
 
@@ -129,3 +131,81 @@ class Podman(object):
         """Force-remove containers by name; containers that are not there are not an error."""
         if names:
             self.check("rm", "--force", "--ignore", "--", *names)
+
+    def start(self, name):
+        self.check("start", name)
+
+    def stop(self, name, timeout):
+        self.check("stop", "--time", str(int(timeout)), name)
+
+    def _spawn(self, *args):
+        self.calls += 1
+        return subprocess.Popen(
+            [self.path()] + list(args), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL
+        )
+
+    def wait(self, name, timeout):
+        """Wait for the container to exit and return its exit code; None when ``timeout`` ran out.
+
+        The container's own exit code is returned as it is, 124 included: the timeout is
+        this call's, not a ``timeout`` command's.
+        """
+        proc = self._spawn("wait", name)
+        try:
+            out, _err = proc.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.communicate()
+            return None
+        text = out.decode("utf-8", "replace").strip()
+        if proc.returncode != 0:
+            raise PodmanError("podman wait %s failed (rc=%s): %s" % (name, proc.returncode, text[-2000:]))
+        try:
+            return int(text.splitlines()[-1])
+        except (ValueError, IndexError):
+            raise PodmanError("podman wait %s printed no exit code: %r" % (name, text[-200:]))
+
+    def follow_logs(self, name, needle, timeout, since=None, keep=20):
+        """Follow the container's log until a line holds ``needle``.
+
+        Returns (outcome, last_lines) where outcome is ``found``, ``exited`` (the log ended:
+        the container stopped first) or ``timeout``.
+        """
+        args = ["logs", "--follow"]
+        if since:
+            args += ["--since", since]
+        proc = self._spawn(*(args + [name]))
+        tail = []
+        buffer = b""
+        deadline = time.monotonic() + timeout
+        selector = selectors.DefaultSelector()
+        selector.register(proc.stdout, selectors.EVENT_READ)
+        outcome = "timeout"
+        try:
+            while True:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    break
+                if not selector.select(min(remaining, 1.0)):
+                    continue
+                chunk = os.read(proc.stdout.fileno(), 65536)
+                if not chunk:
+                    outcome = "exited"
+                    break
+                buffer += chunk
+                *lines, buffer = buffer.split(b"\n")
+                for raw in lines:
+                    line = raw.decode("utf-8", "replace").rstrip("\r")
+                    tail = (tail + [line])[-keep:]
+                    if needle in line:
+                        outcome = "found"
+                if outcome == "found":
+                    break
+        finally:
+            selector.close()
+            if proc.poll() is None:
+                proc.kill()
+            proc.communicate()
+        if buffer:
+            tail = (tail + [buffer.decode("utf-8", "replace")])[-keep:]
+        return outcome, tail

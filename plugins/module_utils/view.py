@@ -51,11 +51,11 @@ def read_work_status(path):
 def task_view(layout, task, containers, archive_path=None, work_status=True):
     """The result dict of a live ``task``; ``containers`` maps names to podman containers."""
     mode = task.mode
-    cname = container_name(task.project, mode, task.task_id) if mode else None
+    known = task.task_id is not None  # a task that check mode predicts has no id yet
+    cname = container_name(task.project, mode, task.task_id) if (mode and known) else None
     container = containers.get(cname) if (cname and containers) else None
     state = container.state if container else None
     exit_code = task.meta.get("exit_code")
-    known = task.task_id is not None  # a task that check mode predicts has no id yet
     return {
         "task_id": task.task_id,
         "name": task.name,

@@ -18,6 +18,10 @@ description:
   - The task is found by O(task_id), or by O(project) and O(name). Names are not unique in terok; when
     several tasks of the project carry O(name) the module fails and lists their ids.
   - Giving O(task_id) and a O(name) that differs from the task's name renames the task.
+  - With O(state=running) the task's container C(<project>-<mode>-<task_id>) runs from O(image), with the
+    workspace at C(/workspace) and the init script (C(files/init-ssh-and-repo.sh) of this collection, or the
+    image's own) run first, which clones O(code_repo) into a new task's workspace and keeps the work of a
+    restarted one. The container is labelled with the task and a hash of its options.
   - Runs hold a per-project lock from reading the tasks to writing them, so concurrent runs on one host
     never create two tasks for one name or lose an update.
 author:
@@ -43,13 +47,19 @@ options:
   state:
     description:
       - V(present), the task exists (it is created when missing).
+      - V(running), the task exists and its container runs. A missing container is created, a stopped one started
+        again (its workspace keeps local work; only a new task's workspace is reset to the remote HEAD). With
+        O(wait_ready) the module waits for the init script's C(>> init complete) line and records C(ready_at);
+        with O(wait) it then waits for the container to exit and records its exit code.
+      - V(stopped), the task exists and none of its containers runs; running ones get C(podman stop --time
+        O(stop_timeout)) and their log is saved to C(logs/container.log). A task that never ran is stopped already.
       - V(absent), the task is gone. Its container logs are captured, its metadata and logs archived unless
         O(archive=false), every mode's container removed, then its directory and metadata removed. Each step is
         best-effort, as in C(terok task delete); a failed step becomes a warning.
       - V(archived), like V(absent), but the archive entry is required, if it cannot be written nothing is removed
         and the module fails. A task that is gone and has an archive entry is V(archived) already.
     type: str
-    choices: [present, absent, archived]
+    choices: [present, running, stopped, absent, archived]
     default: present
   archive:
     description:
@@ -57,6 +67,102 @@ options:
         before removing the task. Cannot be V(false) with O(state=archived).
     type: bool
     default: true
+  mode:
+    description:
+      - The terok mode the container runs in; it is part of the container name.
+      - A task keeps the mode it first ran in; asking for another fails.
+    type: str
+    choices: [cli, web, run, toad]
+    default: cli
+  image:
+    description:
+      - The container image, such as the one role C(terok_host) builds (C(localhost/terok-task:latest)).
+      - Required with O(state=running).
+    type: str
+  command:
+    description:
+      - The command the init script hands over to once the workspace is ready.
+      - By default C(/bin/bash) with its standard input held open, which keeps the container up so that
+        RV(task.login_command) opens a shell in it.
+    type: list
+    elements: str
+  init_script:
+    description:
+      - A path on the target of the init script, bind-mounted read-only over C(/usr/local/bin/init-ssh-and-repo.sh)
+        in the container. By default the image's own script at that path runs.
+    type: path
+  code_repo:
+    description:
+      - The git repository the init script clones into a new task's workspace (C(CODE_REPO)).
+    type: str
+  git_branch:
+    description:
+      - The branch to check out (C(GIT_BRANCH)); the default branch when the remote has no such branch.
+    type: str
+  clone_from:
+    description:
+      - A repository to seed the first clone from, such as a local gate mirror (C(CLONE_FROM)); origin is
+        pointed at O(code_repo) afterwards.
+    type: str
+  git_reset_mode:
+    description:
+      - What a restart does with local work (C(GIT_RESET_MODE)). V(none) keeps it; V(hard) and V(soft) reset
+        to the remote branch O(git_branch).
+    type: str
+    choices: [none, hard, soft]
+  external_remote_url:
+    description:
+      - A URL the init script adds as remote C(external) (C(EXTERNAL_REMOTE_URL)).
+    type: str
+  ssh_key_name:
+    description:
+      - The name of an SSH key in the container user's C(~/.ssh) whose permissions the init script fixes (C(SSH_KEY_NAME)).
+    type: str
+  env:
+    description:
+      - More environment variables for the container. Values are never logged nor returned.
+      - The variables the module sets itself (C(REPO_ROOT), C(TASK_ID), C(PROJECT_NAME) and those of the
+        options above) cannot be given here.
+    type: dict
+  volumes:
+    description:
+      - More bind mounts, each C(HOST_PATH:CONTAINER_PATH[:OPTIONS]) as for C(podman run --volume), for example
+        a local repository that O(code_repo) names.
+    type: list
+    elements: str
+  recreate:
+    description:
+      - Replace the container when it was made from other options (a different hash label) than these.
+        Without it such a container is kept, with a warning.
+    type: bool
+    default: false
+  wait_ready:
+    description:
+      - Wait for the init script's C(>> init complete) line and record C(ready_at) (status V(running); V(init) before).
+      - A container that exits before that line fails the module with its last log lines.
+    type: bool
+    default: true
+  ready_timeout:
+    description:
+      - Seconds to wait for readiness; the module fails when they run out and leaves the container running.
+    type: int
+    default: 300
+  wait:
+    description:
+      - After readiness, wait for the container to exit and record its exit code (for O(mode=run) tasks).
+    type: bool
+    default: false
+  wait_timeout:
+    description:
+      - Seconds to wait for the exit with O(wait). When they run out the module fails and records no exit code;
+        an exit code 124 of the container itself is recorded as 124.
+    type: int
+    default: 7200
+  stop_timeout:
+    description:
+      - Seconds C(podman stop) gives the container before it kills it, with O(state=stopped).
+    type: int
+    default: 10
 extends_documentation_fragment:
   - terok.lifecycle.common
   - terok.lifecycle.common.attributes
@@ -92,6 +198,43 @@ EXAMPLES = r"""
     project: demo
     name: refactor-db
     state: archived
+
+- name: Run the task's container; the init script clones the repository into the workspace
+  terok.lifecycle.terok_task:
+    project: demo
+    name: fix-auth
+    state: running
+    image: localhost/terok-task:latest
+    code_repo: https://git.example.org/demo/app.git
+    git_branch: main
+    env:
+      ANTHROPIC_API_KEY: "{{ vault_anthropic_api_key }}"
+  register: running
+
+- name: Tell how to log in
+  ansible.builtin.debug:
+    msg: "{{ running.task.login_command }}"
+
+- name: Run a one-shot job in mode run and record its exit code
+  terok.lifecycle.terok_task:
+    project: demo
+    name: nightly-tests
+    state: running
+    mode: run
+    image: localhost/terok-task:latest
+    code_repo: https://git.example.org/demo/app.git
+    command: [make, test]
+    wait: true
+    wait_timeout: 3600
+  register: job
+  failed_when: job.task.exit_code != 0
+
+- name: Stop the task's container, keeping the task and its workspace
+  terok.lifecycle.terok_task:
+    project: demo
+    name: fix-auth
+    state: stopped
+    stop_timeout: 30
 
 - name: Use a state root of its own instead of terok's default
   terok.lifecycle.terok_task:
@@ -173,8 +316,11 @@ task:
 
 from ansible.module_utils.basic import AnsibleModule
 
+from ansible_collections.terok.lifecycle.plugins.module_utils.container_spec import RESET_MODES
 from ansible_collections.terok.lifecycle.plugins.module_utils.errors import TerokError
-from ansible_collections.terok.lifecycle.plugins.module_utils.lifecycle import STATES, Spec, converge_one
+from ansible_collections.terok.lifecycle.plugins.module_utils.lifecycle import converge_one
+from ansible_collections.terok.lifecycle.plugins.module_utils.naming import MODES
+from ansible_collections.terok.lifecycle.plugins.module_utils.spec import STATES, Spec
 from ansible_collections.terok.lifecycle.plugins.module_utils.module_support import (
     common_argument_spec,
     fail,
@@ -191,10 +337,29 @@ def main():
         task_id={"type": "str"},
         state={"type": "str", "default": "present", "choices": list(STATES)},
         archive={"type": "bool", "default": True},
+        mode={"type": "str", "default": "cli", "choices": list(MODES)},
+        image={"type": "str"},
+        command={"type": "list", "elements": "str"},
+        init_script={"type": "path"},
+        code_repo={"type": "str"},
+        git_branch={"type": "str"},
+        clone_from={"type": "str"},
+        git_reset_mode={"type": "str", "choices": list(RESET_MODES)},
+        external_remote_url={"type": "str"},
+        ssh_key_name={"type": "str", "no_log": True},
+        env={"type": "dict", "no_log": True},
+        volumes={"type": "list", "elements": "str"},
+        recreate={"type": "bool", "default": False},
+        wait_ready={"type": "bool", "default": True},
+        ready_timeout={"type": "int", "default": 300},
+        wait={"type": "bool", "default": False},
+        wait_timeout={"type": "int", "default": 7200},
+        stop_timeout={"type": "int", "default": 10},
     )
     module = AnsibleModule(
         argument_spec=argument_spec,
         required_one_of=[("name", "task_id")],
+        required_if=[("state", "running", ["image"])],
         supports_check_mode=True,
     )
     runtime = make_runtime(module)

@@ -1,0 +1,81 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) terok.lifecycle contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""One validated request for one task: what the module options of a task mean."""
+
+from __future__ import annotations
+
+from ansible_collections.terok.lifecycle.plugins.module_utils.container_spec import ContainerSpec
+from ansible_collections.terok.lifecycle.plugins.module_utils.errors import TerokError
+from ansible_collections.terok.lifecycle.plugins.module_utils.naming import (
+    check_mode,
+    check_name,
+    check_project,
+    check_task_id,
+)
+
+STATES = ("present", "running", "stopped", "absent", "archived")
+
+
+class Spec(object):
+    """One validated request for one task."""
+
+    def __init__(self, project, name=None, task_id=None, state="present", archive=True, **options):
+        self.project = project
+        self.name = name
+        self.task_id = task_id
+        self.state = state
+        self.archive = archive
+        self.mode = options.get("mode") or "cli"
+        self.container = options.get("container")
+        self.recreate = bool(options.get("recreate"))
+        self.wait_ready = options.get("wait_ready", True)
+        self.ready_timeout = options.get("ready_timeout", 300)
+        self.wait = bool(options.get("wait"))
+        self.wait_timeout = options.get("wait_timeout", 7200)
+        self.stop_timeout = options.get("stop_timeout", 10)
+
+    @classmethod
+    def from_params(cls, params, prefix=""):
+        """Validate module parameters; every error names its option (``prefix`` for list items)."""
+
+        def opt(key):
+            return prefix + key
+
+        project = check_project(params.get("project"), opt("project"))
+        task_id = params.get("task_id")
+        if task_id is not None:
+            check_task_id(task_id, opt("task_id"))
+        name = params.get("name")
+        if name is not None:
+            name = check_name(name, opt("name"))
+        if name is None and task_id is None:
+            raise TerokError("one of %s or %s is required" % (opt("name"), opt("task_id")), option=opt("name"))
+        state = params.get("state") or "present"
+        if state not in STATES:
+            raise TerokError("%s must be one of %s, got %r" % (opt("state"), ", ".join(STATES), state), opt("state"))
+        archive = params.get("archive")
+        archive = True if archive is None else bool(archive)
+        if state == "archived" and not archive:
+            raise TerokError(
+                "%s=false contradicts %s=archived: use state=absent to delete without an archive entry"
+                % (opt("archive"), opt("state")),
+                option=opt("archive"),
+            )
+        options = {}
+        mode = params.get("mode")
+        if mode is not None:
+            options["mode"] = check_mode(mode, opt("mode"))
+        for key in ("ready_timeout", "wait_timeout", "stop_timeout"):
+            value = params.get(key)
+            if value is not None:
+                if value < 0:
+                    raise TerokError("%s must be 0 or more seconds, got %s" % (opt(key), value), option=opt(key))
+                options[key] = value
+        for key in ("recreate", "wait_ready", "wait"):
+            if params.get(key) is not None:
+                options[key] = bool(params[key])
+        if state == "running":
+            options["container"] = ContainerSpec.from_params(params, prefix)
+        return cls(project, name, task_id, state, archive, **options)
