@@ -86,9 +86,17 @@ def _create(runtime, task, spec, name):
     finally:
         shutil.rmtree(directory, ignore_errors=True)
     if rc != 0:
+        detail = (err or out).strip()
+        image_rc, _out, _err = runtime.podman.run("image", "exists", spec.container.image)
+        if image_rc == 1:
+            raise PodmanError(
+                "image %s is not on the target and could not be pulled: %s"
+                % (spec.container.image, detail.splitlines()[-1] if detail else "no detail"),
+                option="image",
+            )
         raise PodmanError(
             "podman run of image %s for task %s failed (rc=%s): %s"
-            % (spec.container.image, task.task_id, rc, (err or out).strip()[-2000:])
+            % (spec.container.image, task.task_id, rc, detail[-2000:])
         )
     runtime.note_container(name, "running", {SPEC_LABEL: spec.container.digest()})
 

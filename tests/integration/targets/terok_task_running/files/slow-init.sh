@@ -1,0 +1,4 @@
+#!/bin/bash
+# An init script that never finishes, for the readiness-timeout test.
+echo ">> starting slowly"
+exec sleep 600
