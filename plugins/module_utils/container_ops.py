@@ -30,13 +30,19 @@ def check_mode_kept(task, mode):
         )
 
 
+def run_mode(task, spec):
+    """The mode a start uses: the one asked for, else the task's own, else cli."""
+    mode = spec.mode or task.mode or "cli"
+    check_mode_kept(task, mode)
+    return mode
+
+
 def plan_running(runtime, task, spec):
     """Decide what ``state=running`` needs: (action, container name, warning or None).
 
     Actions: ``none``, ``create``, ``start``, ``unpause``, ``recreate``.
     """
-    check_mode_kept(task, spec.mode)
-    name = container_name(task.project, spec.mode, task.task_id)
+    name = container_name(task.project, run_mode(task, spec), task.task_id)
     current = runtime.containers(required=True).get(name)
     digest = spec.container.digest()
     if current is None:
@@ -70,6 +76,7 @@ def _write_env_file(env):
 
 def _create(runtime, task, spec, name):
     layout = runtime.layout
+    mode = run_mode(task, spec)
     directory, env_file = _write_env_file(spec.container.environment(task.project, task.task_id))
     try:
         args = spec.container.run_args(
@@ -77,7 +84,7 @@ def _create(runtime, task, spec, name):
             task.project,
             task.task_id,
             task.name,
-            spec.mode,
+            mode,
             layout.workspace(task.project, task.task_id),
             layout.dossier_path(task.project, task.task_id),
             env_file,
@@ -109,7 +116,7 @@ def _since(runtime):
 def start_container(runtime, tasks, task, spec, action, name):
     """Carry out ``action`` from plan_running; return the task with its metadata updated."""
     # a (re)start begins a new run: mode set once, readiness and exit code of the last run dropped
-    task = update_meta(runtime, tasks, task, {"mode": spec.mode}, drop=("ready_at", "exit_code"))
+    task = update_meta(runtime, tasks, task, {"mode": run_mode(task, spec)}, drop=("ready_at", "exit_code"))
     since = _since(runtime)
     if action == "recreate":
         runtime.podman.remove([name])

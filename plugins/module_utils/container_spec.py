@@ -31,7 +31,7 @@ INIT_ENV = (
     ("ssh_key_name", "SSH_KEY_NAME"),
 )
 RESERVED_ENV = frozenset(["REPO_ROOT", "TASK_ID", "PROJECT_NAME"] + [var for _opt, var in INIT_ENV])
-_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
 def _check_text(value, option):
@@ -99,7 +99,7 @@ class ContainerSpec(object):
             )
         env = {}
         for key, value in (params.get("env") or {}).items():
-            if not _ENV_NAME.match(str(key)):
+            if not _ENV_NAME.fullmatch(str(key)):
                 raise TerokError("%s key %r is not a valid variable name" % (opt("env"), key), option=opt("env"))
             if key in RESERVED_ENV:
                 raise TerokError(

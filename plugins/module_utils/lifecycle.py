@@ -10,6 +10,7 @@ from ansible_collections.terok.lifecycle.plugins.module_utils import archive as 
 from ansible_collections.terok.lifecycle.plugins.module_utils.container_ops import (
     active_containers,
     plan_running,
+    run_mode,
     start_container,
     stop_containers,
     wait_exit,
@@ -97,7 +98,7 @@ def _ensure_running(runtime, tasks, spec, task):
             return task, False
         meta = dict(task.meta)
         if action != "none":
-            meta["mode"] = spec.mode
+            meta["mode"] = run_mode(task, spec)
             meta.pop("ready_at", None)
             meta.pop("exit_code", None)
         if needs_ready:
@@ -176,6 +177,7 @@ def converge(runtime, tasks, spec):
 
 def converge_one(runtime, spec):
     """Lock the spec's project, read its tasks, converge, unlock."""
-    with runtime.lock(spec.project):
+    may_create = spec.state in ("present", "running", "stopped") and not spec.task_id
+    with runtime.lock(spec.project, may_create):
         tasks = ProjectTasks(runtime.layout, spec.project).load()
         return converge(runtime, tasks, spec)

@@ -22,18 +22,21 @@ class ProjectLock(object):
     """Exclusive lock on one project's meta directory.
 
     With ``create=False`` (check mode) nothing is written: the lock is taken only when its
-    file already exists, which is enough to wait for a run that is writing.
+    file already exists, which is enough to wait for a run that is writing. With
+    ``create_dir=False`` a missing meta directory is not made (the project has no task that a
+    run could change, so there is nothing to lock) and the lock file is only made beside tasks.
     """
 
-    def __init__(self, meta_dir, timeout=30.0, create=True):
+    def __init__(self, meta_dir, timeout=30.0, create=True, create_dir=True):
         self.path = os.path.join(meta_dir, LOCK_NAME)
         self.meta_dir = meta_dir
         self.timeout = timeout
         self.create = create
+        self.create_dir = create_dir
         self._fd = None
 
     def acquire(self):
-        if self.create:
+        if self.create and (self.create_dir or os.path.isdir(self.meta_dir)):
             make_dirs(self.meta_dir)
             flags = os.O_RDWR | os.O_CREAT
         elif os.path.exists(self.path):

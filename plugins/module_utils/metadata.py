@@ -58,7 +58,8 @@ def read_dossier(path):
     if data is None:
         return None
     try:
-        value = json.loads(data.decode("utf-8"))
+        text = data.decode("utf-8")
+        value = json.loads(text) if text.strip() else {}  # terok reads an empty dossier as {}
     except ValueError as exc:
         raise TerokError("%s is not valid JSON: %s" % (path, exc))
     if not isinstance(value, dict):

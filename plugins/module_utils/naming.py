@@ -18,9 +18,9 @@ ID_ALPHABET = "0123456789abcdefghjkmnpqrstvwxyz"
 ID_HEAD = "ghjkmnpqrstvwxyz"
 ID_LENGTH = 5
 ID_PATTERN = "[ghjkmnp-tv-z][0-9][0-9a-hjkmnp-tv-z]{3}"
-ID_RE = re.compile("^" + ID_PATTERN + "$")
+ID_RE = re.compile(ID_PATTERN)
 
-PROJECT_RE = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
+PROJECT_RE = re.compile(r"[a-z0-9][a-z0-9_-]*")
 RESERVED_PROJECTS = frozenset(["default"])
 
 NAME_MAX = 60
@@ -33,18 +33,16 @@ _DASHES = re.compile(r"-{2,}")
 def new_task_id(taken):
     """Return a fresh random task id that is not in ``taken`` (a container of ids)."""
     for _attempt in range(1000):
-        task_id = (
-            secrets.choice(ID_HEAD)
-            + secrets.choice("0123456789")
-            + "".join(secrets.choice(ID_ALPHABET) for _ in range(ID_LENGTH - 2))
-        )
+        task_id = secrets.choice(ID_HEAD) + secrets.choice("0123456789")
+        while len(task_id) < ID_LENGTH:
+            task_id += secrets.choice(ID_ALPHABET)
         if task_id not in taken:
             return task_id
     raise TerokError("could not find a free task id after 1000 attempts")
 
 
 def is_task_id(value):
-    return isinstance(value, str) and ID_RE.match(value) is not None
+    return isinstance(value, str) and ID_RE.fullmatch(value) is not None
 
 
 def check_task_id(value, option="task_id"):
@@ -90,7 +88,7 @@ def check_name(value, option="name"):
 
 def check_project(value, option="project"):
     """Return ``value`` if it is a valid terok project name, else raise naming ``option``."""
-    if not isinstance(value, str) or not PROJECT_RE.match(value):
+    if not isinstance(value, str) or not PROJECT_RE.fullmatch(value):
         raise TerokError(
             "%s %r is not a valid project name: it must match [a-z0-9][a-z0-9_-]* "
             "(lowercase letters, digits, '_' and '-', starting with a letter or digit)" % (option, value),

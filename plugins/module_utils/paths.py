@@ -29,24 +29,30 @@ def check_component(value, what):
 
 
 def _config_paths(environ, load_yaml):
-    """The ``paths`` mapping of the terok config file that applies, or {}."""
+    """The ``paths`` settings of the terok config files, layered as terok layers them.
+
+    ``TEROK_CONFIG_FILE`` alone when set; else ``/etc/terok/config.yml`` with the user's
+    ``~/.config/terok/config.yml`` over it, key by key.
+    """
     explicit = environ.get("TEROK_CONFIG_FILE")
     if explicit:
-        candidates = [explicit]
+        layers = [explicit]
     else:
         home = environ.get("HOME") or os.path.expanduser("~")
-        candidates = [SYSTEM_CONFIG, os.path.join(home, ".config", "terok", "config.yml")]
-    for candidate in candidates:
-        if not os.path.isfile(candidate):
+        layers = [SYSTEM_CONFIG, os.path.join(home, ".config", "terok", "config.yml")]
+    merged = {}
+    for layer in layers:
+        if not os.path.isfile(layer):
             continue
         try:
-            with open(candidate, "rb") as handle:
+            with open(layer, "rb") as handle:
                 data = load_yaml(handle.read())
         except Exception as exc:  # a broken config is the user's to fix; say which file
-            raise TerokError("cannot read terok config file %s: %s" % (candidate, exc))
+            raise TerokError("cannot read terok config file %s: %s" % (layer, exc))
         paths = data.get("paths") if isinstance(data, dict) else None
-        return paths if isinstance(paths, dict) else {}
-    return {}
+        if isinstance(paths, dict):
+            merged.update((key, value) for key, value in paths.items() if value)
+    return merged
 
 
 def _absolute(value, what):

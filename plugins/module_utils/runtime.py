@@ -57,8 +57,11 @@ class Runtime(object):
             old = containers.get(name)
             containers[name] = Container(name, state, exit_code, labels if labels is not None else (old.labels if old else {}))
 
-    def lock(self, project):
-        return ProjectLock(self.layout.meta_dir(project), self.lock_timeout, create=not self.check_mode)
+    def lock(self, project, may_create=True):
+        """The project's lock; ``may_create`` when the run may create a task (and its directories)."""
+        return ProjectLock(
+            self.layout.meta_dir(project), self.lock_timeout, create=not self.check_mode, create_dir=may_create
+        )
 
     def now(self):
         return datetime.datetime.now(datetime.timezone.utc)

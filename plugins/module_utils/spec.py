@@ -27,7 +27,7 @@ class Spec(object):
         self.task_id = task_id
         self.state = state
         self.archive = archive
-        self.mode = options.get("mode") or "cli"
+        self.mode = options.get("mode")  # None: the task's own mode, else cli
         self.container = options.get("container")
         self.recreate = bool(options.get("recreate"))
         self.wait_ready = options.get("wait_ready", True)

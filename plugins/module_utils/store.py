@@ -124,7 +124,7 @@ def list_projects(layout):
     """Project names that have a task metadata directory, sorted."""
     projects = []
     for entry in _listdir(layout.projects_dir()):
-        if PROJECT_RE.match(entry) and entry not in RESERVED_PROJECTS:
+        if PROJECT_RE.fullmatch(entry) and entry not in RESERVED_PROJECTS:
             if os.path.isdir(os.path.join(layout.projects_dir(), entry, "tasks")):
                 projects.append(entry)
     return sorted(projects)

@@ -70,10 +70,10 @@ options:
   mode:
     description:
       - The terok mode the container runs in; it is part of the container name.
+      - By default the mode the task already ran in, else V(cli).
       - A task keeps the mode it first ran in; asking for another fails.
     type: str
     choices: [cli, web, run, toad]
-    default: cli
   image:
     description:
       - The container image, such as the one role C(terok_host) builds (C(localhost/terok-task:latest)).
@@ -337,7 +337,7 @@ def main():
         task_id={"type": "str"},
         state={"type": "str", "default": "present", "choices": list(STATES)},
         archive={"type": "bool", "default": True},
-        mode={"type": "str", "default": "cli", "choices": list(MODES)},
+        mode={"type": "str", "choices": list(MODES)},
         image={"type": "str"},
         command={"type": "list", "elements": "str"},
         init_script={"type": "path"},

@@ -1,0 +1,223 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) terok.lifecycle contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""state=running and state=stopped: the container of a task, with a recording fake podman."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+import yaml
+
+from ansible_collections.terok.lifecycle.plugins.module_utils.container_ops import check_mode_kept, plan_running
+from ansible_collections.terok.lifecycle.plugins.module_utils.container_spec import SPEC_LABEL
+from ansible_collections.terok.lifecycle.plugins.module_utils.errors import TerokError
+from ansible_collections.terok.lifecycle.plugins.module_utils.lifecycle import converge_one
+from ansible_collections.terok.lifecycle.plugins.module_utils.spec import Spec
+from ansible_collections.terok.lifecycle.plugins.module_utils.store import ProjectTasks, Task
+
+IMAGE = "localhost/terok-agent:latest"
+READY = "2026-11-28T09:16:00+00:00"
+
+
+def running_spec(**params):
+    params.setdefault("project", "demo")
+    params.setdefault("state", "running")
+    params.setdefault("image", IMAGE)
+    return Spec.from_params(params)
+
+
+def read_meta(layout, task_id):
+    with open(layout.meta_path("demo", task_id)) as handle:
+        return yaml.safe_load(handle)
+
+
+def the_run_call(runner):
+    (argv,) = [argv for argv in runner.calls if argv[1] == "run"]
+    return argv
+
+
+# planning ---------------------------------------------------------------------------------------------
+
+
+def test_a_task_keeps_its_first_mode():
+    task = Task("demo", "k7m2q", {"name": "a"}, {"mode": "web"})
+    check_mode_kept(task, "web")
+    check_mode_kept(Task("demo", "k7m2q", {}, {"mode": None}), "cli")
+    with pytest.raises(TerokError) as err:
+        check_mode_kept(task, "cli")
+    assert err.value.option == "mode"
+    assert "web" in err.value.msg
+
+
+@pytest.mark.parametrize(
+    "container, recreate, action, warns",
+    [
+        (None, False, "create", False),
+        ({"State": "running", "same": True}, False, "none", False),
+        ({"State": "exited", "same": True}, False, "start", False),
+        ({"State": "created", "same": True}, False, "start", False),
+        ({"State": "paused", "same": True}, False, "unpause", False),
+        ({"State": "running", "same": False}, True, "recreate", False),
+        ({"State": "exited", "same": False}, True, "recreate", False),
+        ({"State": "running", "same": False}, False, "none", True),
+        ({"State": "exited", "same": False}, False, "start", True),
+    ],
+)
+def test_plan_running(make_runtime, container, recreate, action, warns):
+    spec = running_spec(name="a", recreate=recreate)
+    containers = {}
+    if container is not None:
+        digest = spec.container.digest() if container["same"] else "0" * 32
+        containers["demo-cli-k7m2q"] = {"State": container["State"], "Labels": {SPEC_LABEL: digest}}
+    runtime, runner = make_runtime(containers=containers)
+    task = Task("demo", "k7m2q", {"name": "a"}, {"mode": None})
+    got_action, name, warning = plan_running(runtime, task, spec)
+    assert (got_action, name) == (action, "demo-cli-k7m2q")
+    assert bool(warning) is warns
+    if warns:
+        assert "recreate" in warning
+    assert runner.mutating_calls() == []
+
+
+def test_plan_running_needs_podman(make_runtime):
+    runtime, _runner = make_runtime(executable="terok-test-no-such-podman")
+    with pytest.raises(TerokError) as err:
+        plan_running(runtime, Task("demo", "k7m2q", {"name": "a"}, {}), running_spec(name="a"))
+    assert "terok-test-no-such-podman" in err.value.msg
+
+
+# state=running ---------------------------------------------------------------------------------------
+
+
+def test_running_creates_the_task_and_its_container(make_runtime, layout):
+    runtime, runner = make_runtime()
+    outcome = converge_one(runtime, running_spec(name="fix-auth", code_repo="https://git.example/r.git"))
+    assert outcome.changed is True
+    task = outcome.task
+    task_id = task["task_id"]
+    assert task["status"] == "running"
+    assert task["mode"] == "cli"
+    assert task["container_name"] == "demo-cli-" + task_id
+    assert task["login_command"] == "podman exec -it demo-cli-%s bash" % task_id
+    argv = the_run_call(runner)
+    assert argv[argv.index("--name") + 1] == "demo-cli-" + task_id
+    volumes = [argv[i + 1] for i, a in enumerate(argv) if a == "--volume"]
+    assert any(v.startswith(layout.workspace("demo", task_id) + ":/workspace") for v in volumes)
+    assert IMAGE in argv
+    # the env file with the init script's inputs is gone once podman has read it
+    assert not os.path.exists(argv[argv.index("--env-file") + 1])
+    meta = read_meta(layout, task_id)
+    assert meta["mode"] == "cli"
+    assert "ready_at" in meta
+    assert meta["managed_by"] == "terok.lifecycle"
+
+
+def test_running_rerun_is_ok(make_runtime):
+    runtime, runner = make_runtime()
+    first = converge_one(runtime, running_spec(name="a"))
+    runtime2, runner2 = make_runtime(containers=runner.containers)
+    again = converge_one(runtime2, running_spec(name="a"))
+    assert again.changed is False
+    assert again.task["task_id"] == first.task["task_id"]
+    assert runner2.mutating_calls() == []
+
+
+def test_running_starts_a_stopped_container_without_recreating_it(make_runtime, write_task, layout):
+    write_task("demo", "k7m2q", "a", meta={"mode": "cli", "ready_at": READY, "exit_code": 0})
+    spec = running_spec(name="a")
+    runtime, runner = make_runtime(
+        containers={"demo-cli-k7m2q": {"State": "exited", "Labels": {SPEC_LABEL: spec.container.digest()}}}
+    )
+    outcome = converge_one(runtime, spec)
+    assert outcome.changed is True
+    assert [argv[1] for argv in runner.mutating_calls()] == ["start"]
+    assert outcome.task["status"] == "running"
+    meta = read_meta(layout, "k7m2q")
+    assert "exit_code" not in meta  # the last run's exit code does not describe this one
+
+
+def test_running_refuses_another_mode(make_runtime, write_task, root, tree_snapshot):
+    write_task("demo", "k7m2q", "a", meta={"mode": "web"})
+    runtime, runner = make_runtime()
+    with pytest.raises(TerokError) as err:
+        converge_one(runtime, running_spec(name="a", mode="cli"))
+    assert err.value.option == "mode"
+    assert runner.mutating_calls() == []
+
+
+def test_running_with_wait_records_the_exit_code(make_runtime, layout, tmp_path):
+    (tmp_path / "podman-wait-exit-code").write_text("124\n")
+    runtime, _runner = make_runtime()
+    outcome = converge_one(runtime, running_spec(name="a", wait=True, wait_timeout=10))
+    assert outcome.task["exit_code"] == 124  # a real 124 is the container's, recorded as such
+    assert read_meta(layout, outcome.task["task_id"])["exit_code"] == 124
+
+
+def test_running_in_check_mode_writes_and_starts_nothing(make_runtime, tmp_path, root, tree_snapshot):
+    runtime, runner = make_runtime(check_mode=True)
+    outcome = converge_one(runtime, running_spec(name="a"))
+    assert outcome.changed is True
+    assert not os.path.exists(root)
+    assert runner.mutating_calls() == []
+
+
+def test_running_in_check_mode_on_a_stopped_container(make_runtime, write_task, root, tree_snapshot):
+    write_task("demo", "k7m2q", "a", meta={"mode": "cli", "ready_at": READY})
+    spec = running_spec(name="a")
+    before = tree_snapshot(root)
+    runtime, runner = make_runtime(
+        check_mode=True,
+        containers={"demo-cli-k7m2q": {"State": "exited", "Labels": {SPEC_LABEL: spec.container.digest()}}},
+    )
+    outcome = converge_one(runtime, spec)
+    assert outcome.changed is True
+    assert tree_snapshot(root) == before
+    assert runner.mutating_calls() == []
+
+
+# state=stopped ----------------------------------------------------------------------------------------
+
+
+def test_stopped_stops_and_captures_logs(make_runtime, write_task, layout):
+    write_task("demo", "k7m2q", "a", meta={"mode": "cli", "ready_at": READY})
+    runtime, runner = make_runtime(containers={"demo-cli-k7m2q": {"State": "running"}})
+    outcome = converge_one(runtime, Spec.from_params({"project": "demo", "name": "a", "state": "stopped"}))
+    assert outcome.changed is True
+    stops = [argv for argv in runner.calls if argv[1] == "stop"]
+    assert stops == [[runner.calls[0][0], "stop", "--time", "10", "demo-cli-k7m2q"]]
+    with open(layout.log_file("demo", "k7m2q")) as handle:
+        assert "hello" in handle.read()
+    assert outcome.task["login_command"] is None
+    again_runtime, again_runner = make_runtime(containers=runner.containers)
+    again = converge_one(again_runtime, Spec.from_params({"project": "demo", "name": "a", "state": "stopped"}))
+    assert again.changed is False
+    assert again_runner.mutating_calls() == []
+
+
+def test_stopped_uses_stop_timeout(make_runtime, write_task):
+    write_task("demo", "k7m2q", "a", meta={"mode": "cli"})
+    runtime, runner = make_runtime(containers={"demo-cli-k7m2q": {"State": "running"}})
+    converge_one(runtime, Spec.from_params({"project": "demo", "name": "a", "state": "stopped", "stop_timeout": 3}))
+    (stop,) = [argv for argv in runner.calls if argv[1] == "stop"]
+    assert stop[2:4] == ["--time", "3"]
+
+
+def test_stopped_for_a_task_that_never_ran_creates_it_only(make_runtime, layout):
+    runtime, runner = make_runtime()
+    outcome = converge_one(runtime, Spec.from_params({"project": "demo", "name": "a", "state": "stopped"}))
+    assert outcome.changed is True
+    assert runner.mutating_calls() == []
+    assert list(ProjectTasks(layout, "demo").load().tasks) == [outcome.task["task_id"]]
+
+
+def test_stopped_in_check_mode(make_runtime, write_task, root, tree_snapshot):
+    write_task("demo", "k7m2q", "a", meta={"mode": "cli", "ready_at": READY})
+    before = tree_snapshot(root)
+    runtime, runner = make_runtime(check_mode=True, containers={"demo-cli-k7m2q": {"State": "running"}})
+    outcome = converge_one(runtime, Spec.from_params({"project": "demo", "name": "a", "state": "stopped"}))
+    assert outcome.changed is True
+    assert tree_snapshot(root) == before
+    assert runner.mutating_calls() == []

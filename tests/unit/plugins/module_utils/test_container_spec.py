@@ -1,0 +1,155 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) terok.lifecycle contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from ansible_collections.terok.lifecycle.plugins.module_utils.container_spec import (
+    CONTAINER_WORKSPACE,
+    IMAGE_INIT_SCRIPT,
+    READY_LINE,
+    SPEC_LABEL,
+    ContainerSpec,
+)
+from ansible_collections.terok.lifecycle.plugins.module_utils.errors import TerokError
+
+IMAGE = "localhost/terok-agent:latest"
+
+
+def spec(**params):
+    params.setdefault("image", IMAGE)
+    return ContainerSpec.from_params(params)
+
+
+def test_contract_constants():
+    assert CONTAINER_WORKSPACE == "/workspace"
+    assert IMAGE_INIT_SCRIPT == "/usr/local/bin/init-ssh-and-repo.sh"
+    assert READY_LINE == ">> init complete"
+
+
+def test_init_env_from_options():
+    s = spec(code_repo="https://git.example/r.git", git_branch="main", clone_from="/srv/gate/r.git",
+             git_reset_mode="hard", external_remote_url="git@github.com:x/r.git", ssh_key_name="id_task",
+             env={"EXTRA": "1", "NUM": 2})
+    env = s.environment("demo", "k7m2q")
+    assert env["REPO_ROOT"] == "/workspace"
+    assert env["CODE_REPO"] == "https://git.example/r.git"
+    assert env["GIT_BRANCH"] == "main"
+    assert env["CLONE_FROM"] == "/srv/gate/r.git"
+    assert env["GIT_RESET_MODE"] == "hard"
+    assert env["EXTERNAL_REMOTE_URL"] == "git@github.com:x/r.git"
+    assert env["SSH_KEY_NAME"] == "id_task"
+    assert env["EXTRA"] == "1" and env["NUM"] == "2"
+
+
+def test_unset_init_options_are_left_out():
+    env = spec(code_repo="", git_branch=None).environment("demo", "k7m2q")
+    assert "CODE_REPO" not in env and "GIT_BRANCH" not in env
+
+
+@pytest.mark.parametrize(
+    "params, option",
+    [
+        ({"image": None}, "image"),
+        ({"image": ""}, "image"),
+        ({"image": "--privileged"}, "image"),
+        ({"image": "img\nx"}, "image"),
+        ({"init_script": "relative/init.sh"}, "init_script"),
+        ({"init_script": "/nonexistent/terok/init.sh"}, "init_script"),
+        ({"git_reset_mode": "mixed"}, "git_reset_mode"),
+        ({"git_branch": "main\nrm -rf /"}, "git_branch"),
+        ({"code_repo": "x\x00y"}, "code_repo"),
+        ({"env": {"1BAD": "x"}}, "env"),
+        ({"env": {"BAD-NAME": "x"}}, "env"),
+        ({"env": {"BAD\n": "x"}}, "env"),  # a trailing newline would break the env file
+        ({"env": {"CODE_REPO": "x"}}, "env"),
+        ({"env": {"REPO_ROOT": "/elsewhere"}}, "env"),
+        ({"env": {"OK": "line\nbreak"}}, "env"),
+        ({"volumes": ["/only-one-part"]}, "volumes"),
+        ({"volumes": ["relative:/x"]}, "volumes"),
+        ({"volumes": ["/h:relative"]}, "volumes"),
+        ({"volumes": ["/h:/workspace"]}, "volumes"),
+        ({"volumes": ["/h:/workspace/:ro"]}, "volumes"),
+        ({"volumes": ["/a:/b:c:d"]}, "volumes"),
+        ({"command": []}, "command"),
+    ],
+)
+def test_bad_container_options_name_the_option(params, option):
+    with pytest.raises(TerokError) as err:
+        spec(**params)
+    assert err.value.option == option
+    assert option in err.value.msg
+
+
+def test_env_values_are_not_echoed_in_errors():
+    with pytest.raises(TerokError) as err:
+        spec(env={"TOKEN": "s3cr3t\nvalue"})
+    assert "s3cr3t" not in err.value.msg
+
+
+def test_prefix_names_list_items():
+    with pytest.raises(TerokError) as err:
+        ContainerSpec.from_params({"image": None}, prefix="tasks[1].")
+    assert err.value.option == "tasks[1].image"
+
+
+def test_digest_identifies_the_spec():
+    base = spec(env={"A": "1", "B": "2"}, volumes=["/h:/c:ro"], command=["sleep", "1"])
+    same = spec(env={"B": "2", "A": "1"}, volumes=["/h:/c:ro"], command=["sleep", "1"])
+    assert base.digest() == same.digest()
+    assert len(base.digest()) >= 16
+    for other in (
+        spec(env={"A": "1", "B": "3"}, volumes=["/h:/c:ro"], command=["sleep", "1"]),
+        spec(env={"A": "1", "B": "2"}, volumes=["/h:/c"], command=["sleep", "1"]),
+        spec(env={"A": "1", "B": "2"}, volumes=["/h:/c:ro"], command=["sleep", "2"]),
+        spec(image="other:1", env={"A": "1", "B": "2"}, volumes=["/h:/c:ro"], command=["sleep", "1"]),
+        spec(git_branch="dev", env={"A": "1", "B": "2"}, volumes=["/h:/c:ro"], command=["sleep", "1"]),
+    ):
+        assert other.digest() != base.digest()
+
+
+def test_digest_does_not_reveal_secrets():
+    assert "s3cr3t" not in spec(env={"TOKEN": "s3cr3t"}).digest()
+
+
+def test_run_args(tmp_path):
+    script = tmp_path / "init.sh"
+    script.write_text("#!/bin/bash\n")
+    s = spec(init_script=str(script), volumes=["/data:/data:ro"], command=["claude", "--resume"])
+    args = s.run_args("demo-cli-k7m2q", "demo", "k7m2q", "fix-auth", "cli", "/r/ws", "/r/d.json", "/tmp/env")
+    assert args[0] == "run"
+    assert "--detach" in args
+    assert args[args.index("--name") + 1] == "demo-cli-k7m2q"
+    labels = [args[i + 1] for i, a in enumerate(args) if a == "--label"]
+    assert any("k7m2q" in label for label in labels)
+    assert any("demo" in label for label in labels)
+    assert SPEC_LABEL + "=" + s.digest() in labels
+    volumes = [args[i + 1] for i, a in enumerate(args) if a == "--volume"]
+    assert any(v.startswith("/r/ws:/workspace") for v in volumes)
+    assert "%s:%s:ro" % (script, IMAGE_INIT_SCRIPT) in volumes
+    assert "/data:/data:ro" in volumes
+    assert args[args.index("--env-file") + 1] == "/tmp/env"
+    entrypoint = json.loads(args[args.index("--entrypoint") + 1])
+    assert IMAGE_INIT_SCRIPT in entrypoint
+    # the image, then the command, end the argv; no secret is on the command line
+    assert args[-3:] == [IMAGE, "claude", "--resume"]
+
+
+def test_run_args_keep_secrets_off_the_command_line():
+    s = spec(env={"TOKEN": "s3cr3t"}, ssh_key_name="my-key")
+    args = s.run_args("demo-cli-k7m2q", "demo", "k7m2q", "n", "cli", "/ws", "/d", "/tmp/env")
+    assert not any("s3cr3t" in a for a in args)
+
+
+def test_default_command_and_image_init_script():
+    s = spec()
+    args = s.run_args("demo-cli-k7m2q", "demo", "k7m2q", None, "cli", "/ws", "/d", "/tmp/env")
+    assert args[args.index(IMAGE) + 1:] == s.command
+    assert s.command  # something runs after the init script
+    volumes = [args[i + 1] for i, a in enumerate(args) if a == "--volume"]
+    assert not any(IMAGE_INIT_SCRIPT in v for v in volumes)

@@ -1,0 +1,264 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) terok.lifecycle contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from ansible_collections.terok.lifecycle.plugins.module_utils.errors import TerokError
+from ansible_collections.terok.lifecycle.plugins.module_utils.podman import (
+    Container,
+    Podman,
+    PodmanError,
+    subprocess_runner,
+)
+
+MISSING = "terok-test-no-such-podman-8f3k2"
+
+# What `podman ps -a --format json` prints (podman 4/5), trimmed to the keys that matter.
+PS_OUTPUT = json.dumps(
+    [
+        {
+            "Id": "aaa111",
+            "Image": "localhost/terok-agent:latest",
+            "Names": ["demo-cli-k7m2q"],
+            "State": "running",
+            "ExitCode": 0,
+            "Labels": {"terok.task": "k7m2q"},
+        },
+        {
+            "Id": "bbb222",
+            "Image": "localhost/terok-agent:latest",
+            "Names": ["demo-run-h3abc", "alias-h3abc"],
+            "State": "exited",
+            "ExitCode": 3,
+            "Labels": None,
+        },
+        {"Id": "ccc333", "Names": "demo-web-g0000", "State": "Created", "ExitCode": "n/a"},
+        {"Id": "ddd444", "Names": ["no-state"]},
+    ]
+)
+
+
+class Recorder(object):
+    def __init__(self, result=(0, "", "")):
+        self.result = result
+        self.calls = []
+
+    def __call__(self, argv):
+        self.calls.append(list(argv))
+        return self.result
+
+
+@pytest.fixture
+def exe(podman_exe):
+    return str(podman_exe)
+
+
+def test_list_containers_is_one_ps_call(exe):
+    runner = Recorder((0, PS_OUTPUT, ""))
+    podman = Podman(exe, runner)
+    podman.list_containers()
+    assert runner.calls == [[exe, "ps", "-a", "--format", "json"]]
+    assert podman.calls == 1
+
+
+def test_list_containers_parses_names_state_exit_code(exe):
+    containers = Podman(exe, Recorder((0, PS_OUTPUT, ""))).list_containers()
+    assert sorted(containers) == ["alias-h3abc", "demo-cli-k7m2q", "demo-run-h3abc", "demo-web-g0000", "no-state"]
+    cli = containers["demo-cli-k7m2q"]
+    assert isinstance(cli, Container)
+    assert (cli.name, cli.state, cli.exit_code, cli.running) == ("demo-cli-k7m2q", "running", 0, True)
+    assert cli.labels == {"terok.task": "k7m2q"}
+    assert cli.id == "aaa111"
+    assert cli.image == "localhost/terok-agent:latest"
+    run = containers["demo-run-h3abc"]
+    assert (run.state, run.exit_code, run.running, run.labels) == ("exited", 3, False, {})
+    assert containers["alias-h3abc"].name == "alias-h3abc"
+    assert containers["alias-h3abc"].exit_code == 3
+    web = containers["demo-web-g0000"]  # Names as a plain string, state lowercased, odd exit code
+    assert (web.state, web.exit_code) == ("created", None)
+    assert containers["no-state"].state == "unknown"
+
+
+@pytest.mark.parametrize("out", ["", "[]", "null", "[]\n"])
+def test_list_containers_empty(exe, out):
+    assert Podman(exe, Recorder((0, out, ""))).list_containers() == {}
+
+
+def test_list_containers_not_json_raises(exe):
+    with pytest.raises(PodmanError) as err:
+        Podman(exe, Recorder((0, "Error: something\n{", ""))).list_containers()
+    assert "JSON" in err.value.msg
+
+
+def test_list_containers_failure_raises_with_stderr(exe):
+    with pytest.raises(PodmanError) as err:
+        Podman(exe, Recorder((125, "", "Error: cannot connect to podman socket\n"))).list_containers()
+    assert "rc=125" in err.value.msg
+    assert "cannot connect to podman socket" in err.value.msg
+    assert "podman ps" in err.value.msg
+    assert isinstance(err.value, TerokError)
+
+
+def test_logs(exe):
+    runner = Recorder((0, "2026-11-28T09:15:02Z out\n", ""))
+    assert Podman(exe, runner).logs("demo-cli-k7m2q") == "2026-11-28T09:15:02Z out\n"
+    assert runner.calls == [[exe, "logs", "--timestamps", "demo-cli-k7m2q"]]
+
+
+def test_logs_keeps_stderr_stream(exe):
+    assert Podman(exe, Recorder((0, "out\n", "err\n"))).logs("c") == "out\nerr\n"
+    assert Podman(exe, Recorder((0, "", "only err\n"))).logs("c") == "only err\n"
+
+
+def test_logs_failure_raises_naming_the_container(exe):
+    with pytest.raises(PodmanError) as err:
+        Podman(exe, Recorder((125, "", "Error: no such container"))).logs("demo-cli-k7m2q")
+    assert "demo-cli-k7m2q" in err.value.msg
+    assert "no such container" in err.value.msg
+
+
+def test_remove_uses_double_dash_before_names(exe):
+    runner = Recorder()
+    Podman(exe, runner).remove(["demo-cli-k7m2q", "demo-web-k7m2q"])
+    (argv,) = runner.calls
+    assert argv[0] == exe
+    assert argv[1] == "rm"
+    assert "--force" in argv
+    dash = argv.index("--")
+    assert argv[dash + 1:] == ["demo-cli-k7m2q", "demo-web-k7m2q"]
+    assert all(not arg.startswith("-") for arg in argv[dash + 1:])
+
+
+def test_remove_nothing_calls_nothing(exe):
+    runner = Recorder()
+    Podman(exe, runner).remove([])
+    assert runner.calls == []
+
+
+def test_remove_failure_raises(exe):
+    with pytest.raises(PodmanError) as err:
+        Podman(exe, Recorder((2, "", "Error: permission denied"))).remove(["c"])
+    assert "permission denied" in err.value.msg
+
+
+def test_check_returns_stdout_and_run_counts_calls(exe):
+    podman = Podman(exe, Recorder((0, "4.9.3\n", "")))
+    assert podman.check("version", "--format", "{{.Client.Version}}") == "4.9.3\n"
+    assert podman.run("info") == (0, "4.9.3\n", "")
+    assert podman.calls == 2
+
+
+def test_missing_executable_raises_naming_it():
+    runner = Recorder()
+    podman = Podman(MISSING, runner)
+    assert not podman.available()
+    with pytest.raises(PodmanError) as err:
+        podman.list_containers()
+    assert MISSING in err.value.msg
+    assert err.value.option == "executable"
+    assert runner.calls == []
+
+
+def test_executable_that_is_not_executable_is_missing(tmp_path):
+    path = tmp_path / "podman"
+    path.write_text("#!/bin/sh\n")
+    path.chmod(0o644)
+    assert not Podman(str(path), Recorder()).available()
+
+
+def test_executable_by_full_path(exe):
+    podman = Podman(exe, Recorder())
+    assert podman.available()
+    assert podman.path() == exe
+
+
+def test_subprocess_runner_runs_argv_without_a_shell(tmp_path):
+    rc, out, err = subprocess_runner(["/bin/sh", "-c", 'printf "%s|" "$@"; echo oops >&2; exit 3', "sh", "a b", "$HOME"])
+    assert rc == 3
+    assert out == "a b|$HOME|"
+    assert err == "oops\n"
+
+
+def test_real_podman_call_through_the_fake_script(podman_exe, podman_ps, podman_log):
+    podman_ps([{"Names": ["demo-cli-k7m2q"], "State": "exited", "ExitCode": 0}])
+    containers = Podman(str(podman_exe)).list_containers()
+    assert containers["demo-cli-k7m2q"].state == "exited"
+    assert podman_log() == ["ps -a --format json"]
+
+
+# Container control ----------------------------------------------------------------------------------
+
+
+def script(tmp_path, body):
+    path = tmp_path / "podman-script"
+    path.write_text("#!/bin/sh\n" + body)
+    path.chmod(0o755)
+    return str(path)
+
+
+def test_start_and_stop_argv(exe):
+    runner = Recorder()
+    podman = Podman(exe, runner)
+    podman.start("demo-cli-k7m2q")
+    podman.stop("demo-cli-k7m2q", 10)
+    assert runner.calls == [
+        [exe, "start", "demo-cli-k7m2q"],
+        [exe, "stop", "--time", "10", "demo-cli-k7m2q"],
+    ]
+
+
+def test_stop_failure_raises(exe):
+    with pytest.raises(PodmanError) as err:
+        Podman(exe, Recorder((125, "", "Error: no such container"))).stop("c", 10)
+    assert "no such container" in err.value.msg
+
+
+@pytest.mark.parametrize("code", [0, 1, 124, 137])
+def test_wait_returns_the_container_exit_code(tmp_path, code):
+    exe = script(tmp_path, '[ "$1" = wait ] && [ "$2" = demo-run-k7m2q ] && echo %d\n' % code)
+    assert Podman(exe, Recorder()).wait("demo-run-k7m2q", 5) == code
+
+
+def test_wait_timeout_is_none_not_an_exit_code(tmp_path):
+    exe = script(tmp_path, "exec sleep 5\n")
+    assert Podman(exe, Recorder()).wait("c", 0.3) is None
+
+
+def test_wait_failure_raises(tmp_path):
+    exe = script(tmp_path, 'echo "Error: no container with name c" >&2; exit 125\n')
+    with pytest.raises(PodmanError) as err:
+        Podman(exe, Recorder()).wait("c", 5)
+    assert "no container" in err.value.msg
+
+
+def test_follow_logs_finds_the_ready_line(tmp_path):
+    exe = script(tmp_path, 'echo ">> cloning"; echo ">> init complete"; exec sleep 5\n')
+    outcome, tail = Podman(exe, Recorder()).follow_logs("c", ">> init complete", 5)
+    assert outcome == "found"
+    assert tail[-1] == ">> init complete"
+
+
+def test_follow_logs_reports_an_exit_before_ready(tmp_path):
+    exe = script(tmp_path, 'echo "fatal: repository not found"\n')
+    outcome, tail = Podman(exe, Recorder()).follow_logs("c", ">> init complete", 5)
+    assert outcome == "exited"
+    assert tail == ["fatal: repository not found"]
+
+
+def test_follow_logs_times_out(tmp_path):
+    exe = script(tmp_path, 'echo "still cloning"; exec sleep 5\n')
+    outcome, tail = Podman(exe, Recorder()).follow_logs("c", ">> init complete", 0.3)
+    assert outcome == "timeout"
+    assert tail == ["still cloning"]
+
+
+def test_follow_logs_passes_since(tmp_path):
+    exe = script(tmp_path, 'echo "$*"\n')
+    _outcome, tail = Podman(exe, Recorder()).follow_logs("c", "never", 5, since="1764321302.000000")
+    assert tail == ["logs --follow --since 1764321302.000000 c"]
