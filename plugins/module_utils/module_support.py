@@ -8,9 +8,12 @@ from __future__ import annotations
 
 from ansible.module_utils.basic import missing_required_lib
 
+from ansible_collections.terok.lifecycle.plugins.module_utils.container_spec import RESET_MODES
 from ansible_collections.terok.lifecycle.plugins.module_utils.errors import TerokError
 from ansible_collections.terok.lifecycle.plugins.module_utils.runtime import Runtime
+from ansible_collections.terok.lifecycle.plugins.module_utils.spec import STATES
 from ansible_collections.terok.lifecycle.plugins.module_utils.metadata import HAS_YAML, YAML_IMPORT_ERROR, load_yaml
+from ansible_collections.terok.lifecycle.plugins.module_utils.naming import MODES
 from ansible_collections.terok.lifecycle.plugins.module_utils.paths import Layout
 from ansible_collections.terok.lifecycle.plugins.module_utils.podman import Podman
 
@@ -21,6 +24,35 @@ def common_argument_spec():
         "root": {"type": "path"},
         "executable": {"type": "str", "default": "podman"},
         "lock_timeout": {"type": "float", "default": 30.0},
+    }
+
+
+def task_argument_spec():
+    """The options of one task, as terok_task takes them and terok_tasks takes them per item."""
+    return {
+        "project": {"type": "str", "required": True},
+        "name": {"type": "str"},
+        "task_id": {"type": "str"},
+        "state": {"type": "str", "default": "present", "choices": list(STATES)},
+        "archive": {"type": "bool", "default": True},
+        "mode": {"type": "str", "choices": list(MODES)},
+        "image": {"type": "str"},
+        "command": {"type": "list", "elements": "str"},
+        "init_script": {"type": "path"},
+        "code_repo": {"type": "str"},
+        "git_branch": {"type": "str"},
+        "clone_from": {"type": "str"},
+        "git_reset_mode": {"type": "str", "choices": list(RESET_MODES)},
+        "external_remote_url": {"type": "str"},
+        "ssh_key_name": {"type": "str", "no_log": True},
+        "env": {"type": "dict", "no_log": True},
+        "volumes": {"type": "list", "elements": "str"},
+        "recreate": {"type": "bool", "default": False},
+        "wait_ready": {"type": "bool", "default": True},
+        "ready_timeout": {"type": "int", "default": 300},
+        "wait": {"type": "bool", "default": False},
+        "wait_timeout": {"type": "int", "default": 7200},
+        "stop_timeout": {"type": "int", "default": 10},
     }
 
 

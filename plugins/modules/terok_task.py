@@ -316,46 +316,21 @@ task:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.terok.lifecycle.plugins.module_utils.container_spec import RESET_MODES
 from ansible_collections.terok.lifecycle.plugins.module_utils.errors import TerokError
 from ansible_collections.terok.lifecycle.plugins.module_utils.lifecycle import converge_one
-from ansible_collections.terok.lifecycle.plugins.module_utils.naming import MODES
-from ansible_collections.terok.lifecycle.plugins.module_utils.spec import STATES, Spec
+from ansible_collections.terok.lifecycle.plugins.module_utils.spec import Spec
 from ansible_collections.terok.lifecycle.plugins.module_utils.module_support import (
     common_argument_spec,
     fail,
     finish,
     make_runtime,
+    task_argument_spec,
 )
 
 
 def main():
     argument_spec = common_argument_spec()
-    argument_spec.update(
-        project={"type": "str", "required": True},
-        name={"type": "str"},
-        task_id={"type": "str"},
-        state={"type": "str", "default": "present", "choices": list(STATES)},
-        archive={"type": "bool", "default": True},
-        mode={"type": "str", "choices": list(MODES)},
-        image={"type": "str"},
-        command={"type": "list", "elements": "str"},
-        init_script={"type": "path"},
-        code_repo={"type": "str"},
-        git_branch={"type": "str"},
-        clone_from={"type": "str"},
-        git_reset_mode={"type": "str", "choices": list(RESET_MODES)},
-        external_remote_url={"type": "str"},
-        ssh_key_name={"type": "str", "no_log": True},
-        env={"type": "dict", "no_log": True},
-        volumes={"type": "list", "elements": "str"},
-        recreate={"type": "bool", "default": False},
-        wait_ready={"type": "bool", "default": True},
-        ready_timeout={"type": "int", "default": 300},
-        wait={"type": "bool", "default": False},
-        wait_timeout={"type": "int", "default": 7200},
-        stop_timeout={"type": "int", "default": 10},
-    )
+    argument_spec.update(task_argument_spec())
     module = AnsibleModule(
         argument_spec=argument_spec,
         required_one_of=[("name", "task_id")],

@@ -1,0 +1,266 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright (c) terok.lifecycle contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: terok_tasks
+short_description: Converge many terok tasks in one call
+version_added: 0.1.0
+description:
+  - Brings every task of O(tasks) to its state in one module call, as M(terok.lifecycle.terok_task) does for one,
+    but with one lock and one read of the metadata per project and one podman listing for the whole call.
+    A loop of M(terok.lifecycle.terok_task) costs a module call per task; this does not.
+  - Every item is validated before anything is done; a bad item fails the whole call, naming C(tasks[i]) and the
+    option, and nothing is written.
+  - Projects are converged one after another in name order; a fault stops the call at that item.
+  - With O(exclusive=true), the tasks of the listed projects that this collection made (C(managed_by=terok.lifecycle))
+    and that no item names are archived; tasks that terok made by hand are never touched.
+author:
+  - terok.lifecycle contributors
+options:
+  tasks:
+    description:
+      - The tasks, each with the options of M(terok.lifecycle.terok_task) for one task.
+    type: list
+    elements: dict
+    required: true
+    suboptions:
+      project:
+        description: The task's project. See M(terok.lifecycle.terok_task).
+        type: str
+        required: true
+      name:
+        description: The task's name; one of O(tasks[].name) and O(tasks[].task_id) is required.
+        type: str
+      task_id:
+        description: The task's id.
+        type: str
+      state:
+        description: The state of the task. See M(terok.lifecycle.terok_task).
+        type: str
+        choices: [present, running, stopped, absent, archived]
+        default: present
+      archive:
+        description: Whether V(absent) writes an archive entry first.
+        type: bool
+        default: true
+      mode:
+        description: The container mode; by default the task's own, else V(cli).
+        type: str
+        choices: [cli, web, run, toad]
+      image:
+        description: The container image for V(running); defaults to the top-level O(image).
+        type: str
+      command:
+        description: The command the init script hands over to.
+        type: list
+        elements: str
+      init_script:
+        description: A target path of an init script to mount over the image's.
+        type: path
+      code_repo:
+        description: The repository the init script clones (C(CODE_REPO)).
+        type: str
+      git_branch:
+        description: The branch to check out (C(GIT_BRANCH)).
+        type: str
+      clone_from:
+        description: A repository to seed the first clone from (C(CLONE_FROM)).
+        type: str
+      git_reset_mode:
+        description: What a restart does with local work (C(GIT_RESET_MODE)).
+        type: str
+        choices: [none, hard, soft]
+      external_remote_url:
+        description: A URL added as remote C(external) (C(EXTERNAL_REMOTE_URL)).
+        type: str
+      ssh_key_name:
+        description: An SSH key name whose permissions the init script fixes (C(SSH_KEY_NAME)).
+        type: str
+      env:
+        description: More environment variables for the container; never logged nor returned.
+        type: dict
+      volumes:
+        description: More bind mounts, C(HOST_PATH:CONTAINER_PATH[:OPTIONS]).
+        type: list
+        elements: str
+      recreate:
+        description: Replace a container made from other options.
+        type: bool
+        default: false
+      wait_ready:
+        description: Wait for the init script's C(>> init complete) line and record C(ready_at).
+        type: bool
+        default: true
+      ready_timeout:
+        description: Seconds to wait for readiness.
+        type: int
+        default: 300
+      wait:
+        description: Wait for the container to exit and record its exit code.
+        type: bool
+        default: false
+      wait_timeout:
+        description: Seconds to wait for the exit.
+        type: int
+        default: 7200
+      stop_timeout:
+        description: Seconds C(podman stop) gives the container with V(stopped).
+        type: int
+        default: 10
+  image:
+    description:
+      - The container image of every item that does not set its own.
+    type: str
+  exclusive:
+    description:
+      - Archive the collection-made tasks of the listed projects that no item names.
+    type: bool
+    default: false
+extends_documentation_fragment:
+  - terok.lifecycle.common
+  - terok.lifecycle.common.attributes
+seealso:
+  - module: terok.lifecycle.terok_task
+  - module: terok.lifecycle.terok_task_info
+"""
+
+EXAMPLES = r"""
+- name: Three tasks in project demo, one of them running
+  terok.lifecycle.terok_tasks:
+    image: localhost/terok-task:latest
+    tasks:
+      - project: demo
+        name: fix-auth
+        state: running
+        code_repo: https://git.example.org/demo/app.git
+      - project: demo
+        name: refactor-db
+      - project: demo
+        name: docs
+        state: stopped
+  register: converged
+
+- name: Show which items changed
+  ansible.builtin.debug:
+    msg: "{{ converged.tasks | selectattr('changed') | map(attribute='name') | list }}"
+
+- name: Exactly these tasks in project demo; archive the other tasks this collection made there
+  terok.lifecycle.terok_tasks:
+    exclusive: true
+    tasks:
+      - project: demo
+        name: fix-auth
+      - project: demo
+        name: docs
+"""
+
+RETURN = r"""
+tasks:
+  description:
+    - One result per item of O(tasks), in the same order, shaped as RV(terok.lifecycle.terok_task#module:task)
+      with a key C(changed) more.
+  returned: success
+  type: list
+  elements: dict
+  contains:
+    changed:
+      description: Whether this item changed anything.
+      type: bool
+    task_id:
+      description: The task's id; null for a task that check mode would create.
+      type: str
+    name:
+      description: The task's name.
+      type: str
+    project:
+      description: The task's project.
+      type: str
+    mode:
+      description: The task's container mode, null until it first runs.
+      type: str
+    status:
+      description: The status as terok computes it; V(absent) for a task that is gone.
+      type: str
+    container_name:
+      description: The container name C(<project>-<mode>-<task_id>).
+      type: str
+    container_state:
+      description: The state podman reports for the container.
+      type: str
+    exit_code:
+      description: The recorded exit code.
+      type: int
+    workspace:
+      description: The host path of the workspace.
+      type: str
+    created_at:
+      description: When the task was created.
+      type: str
+    ready_at:
+      description: When the init script finished.
+      type: str
+    archive_path:
+      description: The archive entry of a removed task.
+      type: str
+    login_command:
+      description: The command that opens a shell in the running container.
+      type: str
+    managed:
+      description: Whether this collection made the task.
+      type: bool
+    work_status:
+      description: The agent's C(work-status.yml).
+      type: dict
+removed:
+  description: The tasks that O(exclusive=true) archived, shaped as the items of RV(tasks).
+  returned: success
+  type: list
+  elements: dict
+"""
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.terok.lifecycle.plugins.module_utils.bulk import converge_many, specs_from_items
+from ansible_collections.terok.lifecycle.plugins.module_utils.errors import TerokError
+from ansible_collections.terok.lifecycle.plugins.module_utils.module_support import (
+    common_argument_spec,
+    fail,
+    finish,
+    make_runtime,
+    task_argument_spec,
+)
+
+
+def main():
+    argument_spec = common_argument_spec()
+    argument_spec.update(
+        tasks={
+            "type": "list",
+            "elements": "dict",
+            "required": True,
+            "options": task_argument_spec(),
+            "required_one_of": [("name", "task_id")],
+        },
+        image={"type": "str"},
+        exclusive={"type": "bool", "default": False},
+    )
+    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
+    runtime = make_runtime(module)
+    try:
+        specs = specs_from_items(module.params["tasks"], module.params)
+        result = converge_many(runtime, specs, exclusive=module.params["exclusive"])
+    except TerokError as exc:
+        fail(module, runtime, exc)
+    output = {"changed": result.changed, "tasks": result.tasks, "removed": result.removed}
+    if module._diff:
+        output["diff"] = [diff for diff in result.diffs if diff and diff.get("before") != diff.get("after")]
+    finish(module, runtime, **output)
+
+
+if __name__ == "__main__":
+    main()
