@@ -25,7 +25,7 @@ description:
   - Runs hold a per-project lock from reading the tasks to writing them, so concurrent runs on one host
     never create two tasks for one name or lose an update.
 author:
-  - terok.lifecycle contributors
+  - terok.lifecycle contributors (@terok-ai)
 options:
   project:
     description:

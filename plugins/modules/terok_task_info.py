@@ -18,7 +18,7 @@ description:
   - Where podman is missing or fails, the tasks are still listed, with a warning, as if they had no container.
   - A task whose metadata cannot be read is left out of RV(tasks) with a warning that names its file.
 author:
-  - terok.lifecycle contributors
+  - terok.lifecycle contributors (@terok-ai)
 options:
   project:
     description:

@@ -20,7 +20,7 @@ description:
   - With O(exclusive=true), the tasks of the listed projects that this collection made (C(managed_by=terok.lifecycle))
     and that no item names are archived; tasks that terok made by hand are never touched.
 author:
-  - terok.lifecycle contributors
+  - terok.lifecycle contributors (@terok-ai)
 options:
   tasks:
     description:

@@ -4,6 +4,12 @@
 # TEROK_VENV names the virtualenv that holds terok (tools/bootstrap.sh makes it).
 set -euo pipefail
 
+# ansible-test passes runme.sh only PATH, HOME and LC_ALL; the test PATH carries terok-test-env,
+# which prints the test settings (TEROK_VENV, CONTAINERS_CONF, ...)
+if [[ -z "${TEROK_VENV:-}" ]] && command -v terok-test-env >/dev/null; then
+    eval "$(terok-test-env)"
+fi
+
 : "${TEROK_VENV:?set TEROK_VENV to the virtualenv that holds terok 0.9.1 (make bootstrap makes .venv-terok)}"
 if [[ ! -x "${TEROK_VENV}/bin/terok" ]]; then
     echo "interop_terok: ${TEROK_VENV}/bin/terok is missing; run make bootstrap" >&2

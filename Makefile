@@ -1,0 +1,83 @@
+# terok.lifecycle developer and CI tasks; `make help` lists them.
+# Every test target bootstraps first (tools/bootstrap.sh: fast when nothing changed), so
+# each one works on its own on a fresh machine.
+
+SHELL := /bin/bash
+.SHELLFLAGS := -euo pipefail -c
+.DEFAULT_GOAL := help
+
+# ansible-test options; override on the command line, e.g. `make units UNITS_PYTHON=3.8`
+# (UNITS_PYTHON=all: every Python 3.8-3.13 that .cache/pybin has)
+SANITY_ARGS ?=
+UNITS_PYTHON ?= 3.11
+UNITS_ARGS ?=
+INTEGRATION_PYTHON ?= 3.11
+# targets with the alias "destructive" (they run containers) run too: test hosts are disposable
+INTEGRATION_ARGS ?= --allow-destructive
+BOOTSTRAP_ARGS ?=
+IMAGE_ARGS ?=
+PYTEST_ARGS ?= -q
+
+SHELL_SCRIPTS := $(wildcard files/*.sh) $(wildcard tools/*.sh) .ci/run
+
+# the test environment: real interpreters, the podman wrapper and terok-test-env, .venv;
+# podman's test-only settings; terok.lifecycle resolved to this tree for plain ansible
+export PATH := $(CURDIR)/.cache/testbin:$(CURDIR)/.cache/pybin:$(CURDIR)/.venv/bin:$(PATH)
+export CONTAINERS_CONF := $(CURDIR)/tools/containers.conf
+export ANSIBLE_COLLECTIONS_PATH := $(CURDIR)/.cache/collections
+
+.PHONY: help bootstrap sanity units integration init-script-tests lint test demo image \
+	clean distclean clean-image
+
+help:
+	@echo 'make bootstrap          apt packages, .venv, .venv-terok, interpreter links, get-pip stand-in'
+	@echo 'make lint               ansible-lint (production profile) + shellcheck'
+	@echo 'make sanity             ansible-test sanity --venv (compile/import on Python 3.8-3.13)'
+	@echo 'make units              ansible-test units --venv --python $$UNITS_PYTHON (3.11; all = 3.8-3.13)'
+	@echo 'make image              build localhost/terok-task:latest when missing or stale'
+	@echo 'make init-script-tests  pytest tests/init_script'
+	@echo 'make integration        ansible-test integration --venv --python $$INTEGRATION_PYTHON (3.11)'
+	@echo 'make test               all of the above in order, stopping at the first failure'
+	@echo 'make demo               tools/demo.sh'
+	@echo 'make clean              test results and caches (make distclean: also the venvs)'
+
+bootstrap:
+	tools/bootstrap.sh $(BOOTSTRAP_ARGS)
+
+sanity: bootstrap
+	tools/ansible-test.sh sanity --venv $(SANITY_ARGS)
+
+units: bootstrap
+	tools/ansible-test.sh units --venv $(if $(filter all,$(UNITS_PYTHON)),,--python $(UNITS_PYTHON)) $(UNITS_ARGS)
+
+integration: bootstrap image
+	tools/ansible-test.sh integration --venv --python $(INTEGRATION_PYTHON) $(INTEGRATION_ARGS)
+
+init-script-tests: bootstrap image
+	tools/pytest.sh $(PYTEST_ARGS) tests/init_script
+
+lint: bootstrap
+	@rc=0; \
+	echo '--- ansible-lint'; ansible-lint $$([ -t 1 ] || echo --nocolor) || rc=1; \
+	echo '--- shellcheck $(SHELL_SCRIPTS)'; shellcheck -x $(SHELL_SCRIPTS) || rc=1; \
+	exit $$rc
+
+image: bootstrap
+	tools/build-image.sh $(IMAGE_ARGS)
+
+test:
+	tools/test-all.sh
+
+demo:
+	tools/demo.sh
+
+clean:
+	rm -rf tests/output .pytest_cache "$${TEROK_TEST_ROOT:-$${TMPDIR:-/tmp}/terok-lifecycle-test}"
+	find . \( -path ./.venv -o -path ./.venv-terok -o -path ./.git \) -prune -o \
+		-name __pycache__ -type d -prune -exec rm -rf {} +
+
+distclean: clean
+	rm -rf .venv .venv-terok .cache
+
+clean-image:
+	-podman rmi -f localhost/terok-task:latest localhost/terok-task-base:latest

@@ -1,0 +1,206 @@
+#!/usr/bin/env bash
+# Set up everything the tests and the demo need; idempotent and fast when nothing changed.
+#
+#   tools/bootstrap.sh [--no-apt] [--no-terok] [--force]
+#
+#   apt packages   podman runc shellcheck debootstrap rsync make git openssh-server
+#   .venv/         real Python 3.11 + tools/requirements.txt (pinned by tools/constraints.txt)
+#   get-pip        offline stand-in for ansible-test --venv (~/.ansible/test/cache/get_pip_X_Y.py)
+#   .cache/pybin/  python3.8 ... python3.13 -> the real interpreters (not pyenv shims)
+#   .cache/testbin podman wrapper using tools/containers.conf, terok-test-env
+#   .cache/collections  ansible_collections/terok/lifecycle -> this tree
+#   .venv-terok/   real Python 3.12 + terok==$TEROK_VERSION (interop tests)
+#
+# --no-apt    do not check/install apt packages
+# --no-terok  do not create .venv-terok
+# --force     recreate .venv and .venv-terok even when their stamps match
+set -euo pipefail
+
+# shellcheck source=tools/lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+DO_APT=1
+DO_TEROK=1
+FORCE=0
+for arg in "$@"; do
+    case "$arg" in
+        --no-apt) DO_APT=0 ;;
+        --no-terok) DO_TEROK=0 ;;
+        --force) FORCE=1 ;;
+        -h|--help) sed -n '2,16p' "${BASH_SOURCE[0]}"; exit 0 ;;
+        *) die "unknown option: $arg" ;;
+    esac
+done
+
+APT_PACKAGES=(podman runc shellcheck debootstrap rsync make git openssh-server)
+PYTHON_VERSIONS=(3.8 3.9 3.10 3.11 3.12 3.13)
+TEROK_VERSION="0.9.1"
+
+# ---------------------------------------------------------------- apt packages
+apt_packages() {
+    local missing=() pkg
+    for pkg in "${APT_PACKAGES[@]}"; do
+        if [ "$(dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null)" != "install ok installed" ]; then
+            missing+=("$pkg")
+        fi
+    done
+    [ "${#missing[@]}" -gt 0 ] || return 0
+    command -v apt-get >/dev/null 2>&1 || die "missing packages ${missing[*]} and no apt-get to install them"
+    log "installing apt packages: ${missing[*]}"
+    as_root apt-get update -qq
+    # runc is listed with podman so that apt picks it (not crun) as podman's runtime
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+}
+
+# ---------------------------------------------------------------- .cache/pybin
+python_links() {
+    local ver real link
+    mkdir -p "$PYBIN"
+    for ver in "${PYTHON_VERSIONS[@]}"; do
+        link="$PYBIN/python$ver"
+        if ! real="$(real_python "$ver")"; then
+            [ "$ver" = 3.11 ] && die "no real Python 3.11 found (pyenv root: $(pyenv_root))"
+            warn "no real Python $ver found: ansible-test skips it"
+            rm -f "$link"
+            continue
+        fi
+        if [ "$(readlink "$link" 2>/dev/null)" != "$real" ]; then
+            ln -sfn "$real" "$link"
+        fi
+    done
+    for link in python3 python; do
+        if [ "$(readlink "$PYBIN/$link" 2>/dev/null)" != "python3.11" ]; then
+            ln -sfn python3.11 "$PYBIN/$link"
+        fi
+    done
+}
+
+# stamp_of FILE... : a hash of the given files plus extra words from $STAMP_EXTRA
+stamp_of() {
+    { cat "$@"; printf '%s\n' "${STAMP_EXTRA:-}"; } | sha256sum | cut -d' ' -f1
+}
+
+# ---------------------------------------------------------------- .venv
+main_venv() {
+    local py stamp stamp_file="$VENV/.bootstrap-stamp"
+    py="$(real_python 3.11)" || die "no real Python 3.11 found"
+    stamp="$(STAMP_EXTRA="$py" stamp_of "$TOOLS_DIR/requirements.txt" "$TOOLS_DIR/constraints.txt")"
+    if [ "$FORCE" = 0 ] && [ -f "$stamp_file" ] && [ "$(cat "$stamp_file")" = "$stamp" ] \
+        && [ -x "$VENV/bin/python" ]; then
+        return 0
+    fi
+    log "creating $VENV from $py"
+    rm -rf "$VENV"
+    "$py" -m venv "$VENV"
+    "$VENV/bin/python" -m pip install -q --disable-pip-version-check \
+        -r "$TOOLS_DIR/requirements.txt" -c "$TOOLS_DIR/constraints.txt" 2>&1 | without_pip_noise
+    "$VENV/bin/ansible-test" --version >/dev/null
+    printf '%s\n' "$stamp" >"$stamp_file"
+}
+
+# ---------------------------------------------------------------- get-pip stand-in
+get_pip_standin() {
+    local reqs pip_version target
+    reqs=("$VENV"/lib/python3.*/site-packages/ansible_test/_internal/python_requirements.py)
+    [ -f "${reqs[0]}" ] || die "ansible-test not found in $VENV"
+    # ansible-test names the script after the pip version it bootstraps: pip='24.2' -> get_pip_24_2.py
+    pip_version="$(sed -n "s/^ *pip='\([0-9.]*\)',\$/\1/p" "${reqs[0]}" | head -n1)"
+    [ -n "$pip_version" ] || die "cannot find the bootstrap pip version in ${reqs[0]}"
+    target="$HOME/.ansible/test/cache/get_pip_${pip_version//./_}.py"
+    if ! cmp -s "$TOOLS_DIR/get_pip_standin.py" "$target"; then
+        log "installing the offline get-pip stand-in as $target"
+        mkdir -p "$(dirname "$target")"
+        cp "$TOOLS_DIR/get_pip_standin.py" "$target"
+    fi
+}
+
+# ---------------------------------------------------------------- .cache/testbin
+# Files put first on PATH for ansible-test and the test scripts. ansible-test integration
+# passes only PATH, HOME and a few other variables to runme.sh targets, so anything a target
+# needs must be reachable through PATH:
+#   podman          runs the real podman with CONTAINERS_CONF (tools/containers.conf)
+#   terok-test-env  prints `export` lines: TEROK_VENV, CONTAINERS_CONF, TEROK_TASK_IMAGE,
+#                   TEROK_LIFECYCLE_SRC; in runme.sh: eval "$(terok-test-env)"
+real_podman() {
+    local dir
+    local IFS=:
+    for dir in $PATH; do
+        [ "$dir" = "$TESTBIN" ] && continue
+        if [ -x "$dir/podman" ] && [ ! -d "$dir/podman" ]; then
+            printf '%s\n' "$dir/podman"
+            return 0
+        fi
+    done
+    return 1
+}
+
+write_if_changed() {  # write_if_changed FILE MODE  (content on stdin)
+    local file=$1 mode=$2 tmp
+    tmp="$(mktemp "$file.XXXXXX")"
+    cat >"$tmp"
+    chmod "$mode" "$tmp"
+    if cmp -s "$tmp" "$file"; then
+        rm -f "$tmp"
+    else
+        mv -f "$tmp" "$file"
+    fi
+}
+
+testbin() {
+    local podman
+    mkdir -p "$TESTBIN"
+    podman="$(real_podman)" || podman=/usr/bin/podman
+    write_if_changed "$TESTBIN/podman" 755 <<EOF
+#!/bin/sh
+# Generated by tools/bootstrap.sh: podman for this project's tests and demo only.
+: "\${CONTAINERS_CONF:=$TOOLS_DIR/containers.conf}"
+export CONTAINERS_CONF
+exec $podman "\$@"
+EOF
+    write_if_changed "$TESTBIN/terok-test-env" 755 <<EOF
+#!/bin/sh
+# Generated by tools/bootstrap.sh. Usage in a test script: eval "\$(terok-test-env)"
+echo "export TEROK_LIFECYCLE_SRC='$REPO_ROOT'"
+echo "export TEROK_VENV='$TEROK_VENV'"
+echo "export CONTAINERS_CONF='$TOOLS_DIR/containers.conf'"
+echo "export TEROK_TASK_IMAGE='$TASK_IMAGE'"
+EOF
+}
+
+# ---------------------------------------------------------------- .venv-terok
+terok_venv() {
+    local py stamp stamp_file="$TEROK_VENV/.bootstrap-stamp"
+    py="$(real_python 3.12)" || die "no real Python 3.12 found: terok $TEROK_VERSION needs it (or use --no-terok)"
+    stamp="terok==$TEROK_VERSION $py"
+    if [ "$FORCE" = 0 ] && [ -f "$stamp_file" ] && [ "$(cat "$stamp_file")" = "$stamp" ] \
+        && [ -x "$TEROK_VENV/bin/terok" ]; then
+        return 0
+    fi
+    log "creating $TEROK_VENV from $py with terok==$TEROK_VERSION (about a minute)"
+    rm -rf "$TEROK_VENV"
+    "$py" -m venv "$TEROK_VENV"
+    "$TEROK_VENV/bin/python" -m pip install -q --disable-pip-version-check "terok==$TEROK_VERSION" 2>&1 | without_pip_noise
+    "$TEROK_VENV/bin/terok" --help >/dev/null
+    printf '%s\n' "$stamp" >"$stamp_file"
+}
+
+# ---------------------------------------------------------------- .cache/collections
+# ansible_collections/terok/lifecycle -> this tree, for ANSIBLE_COLLECTIONS_PATH in lint
+# and demo runs (plain ansible follows the symlink; ansible-test does not, see
+# tools/ansible-test.sh)
+collection_link() {
+    local link="$COLLECTIONS_DIR/ansible_collections/terok/lifecycle"
+    if [ "$(readlink "$link" 2>/dev/null)" != "$REPO_ROOT" ]; then
+        mkdir -p "$(dirname "$link")"
+        ln -sfn "$REPO_ROOT" "$link"
+    fi
+}
+
+[ "$DO_APT" = 1 ] && apt_packages
+python_links
+collection_link
+main_venv
+get_pip_standin
+testbin
+[ "$DO_TEROK" = 1 ] && terok_venv
+log "bootstrap done"
