@@ -57,7 +57,7 @@ def converge_many(runtime, specs, exclusive=False):
         by_project.setdefault(spec.project, []).append(index)
     for project in sorted(by_project):
         indexes = by_project[project]
-        may_create = exclusive or any(
+        may_create = any(
             specs[i].state in ("present", "running", "stopped") and not specs[i].task_id for i in indexes
         )
         with runtime.lock(project, may_create):
@@ -69,8 +69,8 @@ def converge_many(runtime, specs, exclusive=False):
                 result.tasks[index] = view
                 result.diffs[index] = dict(outcome.diff, before_header=_header(specs[index], view))
                 result.changed = result.changed or outcome.changed
-                if view.get("task_id") and specs[index].state not in ("absent", "archived"):
-                    kept.add(view["task_id"])
+                if view.get("task_id"):
+                    kept.add(view["task_id"])  # named by the list, whatever its state
             if exclusive:
                 _archive_unlisted(runtime, tasks, kept, result)
     return result

@@ -103,9 +103,12 @@ def _ensure_running(runtime, tasks, spec, task):
             meta.pop("exit_code", None)
         if needs_ready:
             meta["ready_at"] = runtime.now().isoformat()
+        predicted = Task(task.project, task.task_id, task.dossier, meta)
         if task.task_id:
             runtime.note_container(name, "exited" if spec.wait else "running")
-        return Task(task.project, task.task_id, task.dossier, meta), True
+        else:
+            predicted.predicted_state = "exited" if spec.wait else "running"
+        return predicted, True
     since = None
     changed = False
     if action != "none":

@@ -27,9 +27,13 @@ def common_argument_spec():
     }
 
 
-def task_argument_spec():
-    """The options of one task, as terok_task takes them and terok_tasks takes them per item."""
-    return {
+def task_argument_spec(items=False):
+    """The options of one task, as terok_task takes them and terok_tasks takes them per item.
+
+    For list items (``items``) the value checks are left to the library, whose messages name
+    the item's index (``tasks[3].state``); Ansible's own would only say "found in tasks".
+    """
+    spec = {
         "project": {"type": "str", "required": True},
         "name": {"type": "str"},
         "task_id": {"type": "str"},
@@ -54,6 +58,11 @@ def task_argument_spec():
         "wait_timeout": {"type": "int", "default": 7200},
         "stop_timeout": {"type": "int", "default": 10},
     }
+    if items:
+        for option in spec.values():
+            option.pop("choices", None)
+            option.pop("required", None)
+    return spec
 
 
 def _runner(module):

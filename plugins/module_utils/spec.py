@@ -6,7 +6,7 @@
 
 from __future__ import annotations
 
-from ansible_collections.terok.lifecycle.plugins.module_utils.container_spec import ContainerSpec
+from ansible_collections.terok.lifecycle.plugins.module_utils.container_spec import RESET_MODES, ContainerSpec
 from ansible_collections.terok.lifecycle.plugins.module_utils.errors import TerokError
 from ansible_collections.terok.lifecycle.plugins.module_utils.naming import (
     check_mode,
@@ -76,6 +76,12 @@ class Spec(object):
         for key in ("recreate", "wait_ready", "wait"):
             if params.get(key) is not None:
                 options[key] = bool(params[key])
+        reset_mode = params.get("git_reset_mode")
+        if reset_mode is not None and reset_mode not in RESET_MODES:
+            raise TerokError(
+                "%s must be one of %s, got %r" % (opt("git_reset_mode"), ", ".join(RESET_MODES), reset_mode),
+                option=opt("git_reset_mode"),
+            )
         if state == "running":
             options["container"] = ContainerSpec.from_params(params, prefix)
         return cls(project, name, task_id, state, archive, **options)

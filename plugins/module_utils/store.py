@@ -27,7 +27,7 @@ class Task(object):
     ``error`` is set (and ``dossier`` / ``meta`` may be empty) when a file could not be read.
     """
 
-    __slots__ = ("project", "task_id", "dossier", "meta", "error")
+    __slots__ = ("project", "task_id", "dossier", "meta", "error", "predicted_state")
 
     def __init__(self, project, task_id, dossier=None, meta=None, error=None):
         self.project = project
@@ -35,6 +35,8 @@ class Task(object):
         self.dossier = dossier or {}
         self.meta = meta or {}
         self.error = error
+        # check mode only: the container state predicted for a task that has no id yet
+        self.predicted_state = None
 
     @property
     def name(self):

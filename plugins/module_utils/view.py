@@ -54,7 +54,7 @@ def task_view(layout, task, containers, archive_path=None, work_status=True):
     known = task.task_id is not None  # a task that check mode predicts has no id yet
     cname = container_name(task.project, mode, task.task_id) if (mode and known) else None
     container = containers.get(cname) if (cname and containers) else None
-    state = container.state if container else None
+    state = container.state if container else task.predicted_state
     exit_code = task.meta.get("exit_code")
     return {
         "task_id": task.task_id,

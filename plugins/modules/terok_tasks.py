@@ -15,7 +15,7 @@ description:
     but with one lock and one read of the metadata per project and one podman listing for the whole call.
     A loop of M(terok.lifecycle.terok_task) costs a module call per task; this does not.
   - Every item is validated before anything is done; a bad item fails the whole call, naming C(tasks[i]) and the
-    option, and nothing is written.
+    option (for example C(tasks[3].state)), and nothing is written.
   - Projects are converged one after another in name order; a fault stops the call at that item.
   - With O(exclusive=true), the tasks of the listed projects that this collection made (C(managed_by=terok.lifecycle))
     and that no item names are archived; tasks that terok made by hand are never touched.
@@ -30,9 +30,8 @@ options:
     required: true
     suboptions:
       project:
-        description: The task's project. See M(terok.lifecycle.terok_task).
+        description: The task's project, required in every item. See M(terok.lifecycle.terok_task).
         type: str
-        required: true
       name:
         description: The task's name; one of O(tasks[].name) and O(tasks[].task_id) is required.
         type: str
@@ -40,18 +39,18 @@ options:
         description: The task's id.
         type: str
       state:
-        description: The state of the task. See M(terok.lifecycle.terok_task).
+        description:
+          - The state of the task, one of V(present), V(running), V(stopped), V(absent), V(archived).
+            See M(terok.lifecycle.terok_task).
         type: str
-        choices: [present, running, stopped, absent, archived]
         default: present
       archive:
         description: Whether V(absent) writes an archive entry first.
         type: bool
         default: true
       mode:
-        description: The container mode; by default the task's own, else V(cli).
+        description: The container mode, one of V(cli), V(web), V(run), V(toad); by default the task's own, else V(cli).
         type: str
-        choices: [cli, web, run, toad]
       image:
         description: The container image for V(running); defaults to the top-level O(image).
         type: str
@@ -72,9 +71,8 @@ options:
         description: A repository to seed the first clone from (C(CLONE_FROM)).
         type: str
       git_reset_mode:
-        description: What a restart does with local work (C(GIT_RESET_MODE)).
+        description: What a restart does with local work (C(GIT_RESET_MODE)), one of V(none), V(hard), V(soft).
         type: str
-        choices: [none, hard, soft]
       external_remote_url:
         description: A URL added as remote C(external) (C(EXTERNAL_REMOTE_URL)).
         type: str
@@ -243,8 +241,7 @@ def main():
             "type": "list",
             "elements": "dict",
             "required": True,
-            "options": task_argument_spec(),
-            "required_one_of": [("name", "task_id")],
+            "options": task_argument_spec(items=True),
         },
         image={"type": "str"},
         exclusive={"type": "bool", "default": False},
