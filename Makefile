@@ -18,7 +18,8 @@ BOOTSTRAP_ARGS ?=
 IMAGE_ARGS ?=
 PYTEST_ARGS ?= -q
 
-SHELL_SCRIPTS := $(wildcard files/*.sh) $(wildcard tools/*.sh) .ci/run
+SHELL_SCRIPTS := $(wildcard files/*.sh) $(wildcard tools/*.sh) $(wildcard roles/*.sh) \
+	$(wildcard roles/*/molecule/*/*.sh) .ci/run
 
 # the test environment: real interpreters, the podman wrapper and terok-test-env, .venv;
 # podman's test-only settings; terok.lifecycle resolved to this tree for plain ansible
@@ -26,7 +27,7 @@ export PATH := $(CURDIR)/.cache/testbin:$(CURDIR)/.cache/pybin:$(CURDIR)/.venv/b
 export CONTAINERS_CONF := $(CURDIR)/tools/containers.conf
 export ANSIBLE_COLLECTIONS_PATH := $(CURDIR)/.cache/collections
 
-.PHONY: help bootstrap sanity units integration init-script-tests lint test demo image \
+.PHONY: help bootstrap sanity units integration init-script-tests molecule lint test demo image \
 	clean distclean clean-image
 
 help:
@@ -36,6 +37,7 @@ help:
 	@echo 'make units              ansible-test units --venv --python $$UNITS_PYTHON (3.11; all = 3.8-3.13)'
 	@echo 'make image              build localhost/terok-task:latest when missing or stale'
 	@echo 'make init-script-tests  pytest tests/init_script'
+	@echo 'make molecule           molecule scenarios of roles terok_host and terok_tasks (roles/run-molecule.sh)'
 	@echo 'make integration        ansible-test integration --venv --python $$INTEGRATION_PYTHON (3.11)'
 	@echo 'make test               all of the above in order, stopping at the first failure'
 	@echo 'make demo               tools/demo.sh'
@@ -61,6 +63,9 @@ lint: bootstrap
 	echo '--- ansible-lint'; ansible-lint $$([ -t 1 ] || echo --nocolor) || rc=1; \
 	echo '--- shellcheck $(SHELL_SCRIPTS)'; shellcheck -x $(SHELL_SCRIPTS) || rc=1; \
 	exit $$rc
+
+molecule: bootstrap image
+	roles/run-molecule.sh
 
 image: bootstrap
 	tools/build-image.sh $(IMAGE_ARGS)

@@ -40,7 +40,8 @@ def run_mode(task, spec):
 def plan_running(runtime, task, spec):
     """Decide what ``state=running`` needs: (action, container name, warning or None).
 
-    Actions: ``none``, ``create``, ``start``, ``unpause``, ``recreate``.
+    Actions: ``none`` (runs), ``done`` (a waited-for job that already ran to its end),
+    ``create``, ``start``, ``unpause``, ``recreate``.
     """
     name = container_name(task.project, run_mode(task, spec), task.task_id)
     current = runtime.containers(required=True).get(name)
@@ -58,6 +59,8 @@ def plan_running(runtime, task, spec):
         )
     if current.state == "running":
         return "none", name, warning
+    if spec.wait and not differs and current.state == "exited" and task.meta.get("exit_code") is not None:
+        return "done", name, None  # the job ran to its end with these options: converged
     if current.state == "paused":
         return "unpause", name, warning
     return "start", name, warning

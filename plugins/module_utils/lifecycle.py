@@ -92,6 +92,8 @@ def _ensure_running(runtime, tasks, spec, task):
     action, name, warning = plan_running(runtime, task, spec)
     if warning:
         runtime.warn(warning)
+    if action == "done":
+        return task, False
     needs_ready = spec.wait_ready and (action != "none" or "ready_at" not in task.meta)
     if runtime.check_mode:
         if action == "none" and not needs_ready and not spec.wait:

@@ -88,6 +88,8 @@ def check_name(value, option="name"):
 
 def check_project(value, option="project"):
     """Return ``value`` if it is a valid terok project name, else raise naming ``option``."""
+    if value is None:
+        raise TerokError("%s is required" % option, option=option)
     if not isinstance(value, str) or not PROJECT_RE.fullmatch(value):
         raise TerokError(
             "%s %r is not a valid project name: it must match [a-z0-9][a-z0-9_-]* "

@@ -117,6 +117,8 @@ options:
   ssh_key_name:
     description:
       - The name of an SSH key in the container user's C(~/.ssh) whose permissions the init script fixes (C(SSH_KEY_NAME)).
+      - Treated as sensitive, it is never logged nor returned; Ansible then also hides any output text that
+        contains it, so pick a key name that is not also a project or task name.
     type: str
   env:
     description:
@@ -150,6 +152,8 @@ options:
   wait:
     description:
       - After readiness, wait for the container to exit and record its exit code (for O(mode=run) tasks).
+      - A job that already ran to its end with the same options, its exit code recorded, is left as it is, so a
+        second run is V(ok); O(recreate=true) with other options, or O(state=absent), makes room for a new run.
     type: bool
     default: false
   wait_timeout:

@@ -135,6 +135,23 @@ tasks:
     work_status:
       description: The agent's C(agent-config/work-status.yml) as a mapping, null when there is none.
       type: dict
+paths:
+  description: The state root the module resolved on the target and the two trees below it.
+  returned: success
+  type: dict
+  contains:
+    root:
+      description: The state root; archive entries live in C(<root>/archive).
+      type: str
+      sample: /var/lib/terok
+    state_dir:
+      description: The metadata tree (C(<root>/core), or C(TEROK_STATE_DIR)).
+      type: str
+      sample: /var/lib/terok/core
+    live_dir:
+      description: The task directories' tree (C(<root>/sandbox-live), or C(TEROK_SANDBOX_LIVE_DIR)).
+      type: str
+      sample: /var/lib/terok/sandbox-live
 archived:
   description: The archive entries of the selected projects, newest first.
   returned: when O(include_archived=true)
@@ -200,7 +217,7 @@ def main():
         tasks, archived = list_tasks(runtime, query)
     except TerokError as exc:
         fail(module, runtime, exc)
-    result = {"changed": False, "tasks": tasks}
+    result = {"changed": False, "tasks": tasks, "paths": runtime.layout.as_dict()}
     if query.include_archived:
         result["archived"] = archived
     finish(module, runtime, **result)
