@@ -27,7 +27,7 @@ export PATH := $(CURDIR)/.cache/testbin:$(CURDIR)/.cache/pybin:$(CURDIR)/.venv/b
 export CONTAINERS_CONF := $(CURDIR)/tools/containers.conf
 export ANSIBLE_COLLECTIONS_PATH := $(CURDIR)/.cache/collections
 
-.PHONY: help bootstrap sanity units integration init-script-tests molecule lint test demo image \
+.PHONY: help bootstrap sanity units integration init-script-tests molecule lint test demo demo-cleanup image \
 	clean distclean clean-image
 
 help:
@@ -40,7 +40,8 @@ help:
 	@echo 'make molecule           molecule scenarios of roles terok_host and terok_tasks (roles/run-molecule.sh)'
 	@echo 'make integration        ansible-test integration --venv --python $$INTEGRATION_PYTHON (3.11)'
 	@echo 'make test               all of the above in order, stopping at the first failure'
-	@echo 'make demo               tools/demo.sh'
+	@echo 'make demo               the main job: prepare localhost, create and start tasks, show their status'
+	@echo 'make demo-cleanup       archive the demo'"'"'s finished tasks (ARGS='"'"'--check --diff'"'"' to preview)'
 	@echo 'make clean              test results and caches (make distclean: also the venvs)'
 
 bootstrap:
@@ -75,6 +76,9 @@ test:
 
 demo:
 	tools/demo.sh
+
+demo-cleanup:
+	tools/demo.sh cleanup $(ARGS)
 
 clean:
 	rm -rf tests/output .pytest_cache "$${TEROK_TEST_ROOT:-$${TMPDIR:-/tmp}/terok-lifecycle-test}"
