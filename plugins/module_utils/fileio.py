@@ -37,6 +37,14 @@ def atomic_write(path, data, mode=0o644):
         raise
 
 
+def write_new_file(path, data, mode=0o644):
+    """Create ``path`` (it must not exist; a symlink there is not followed) holding ``data``."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), mode)
+    with os.fdopen(fd, "wb") as handle:
+        os.fchmod(handle.fileno(), mode)
+        handle.write(data)
+
+
 def make_dirs(path, mode=0o755):
     """Create ``path`` and missing parents with ``mode`` (not masked by the umask); refuse symlinks."""
     missing = []

@@ -100,7 +100,10 @@ def meta_bytes(meta):
 
 
 def write_dossier(path, project, task_id, name, existing=None, mode=0o644):
-    atomic_write(path, dossier_bytes(project, task_id, name, existing), mode)
+    """Write the dossier atomically; return the mapping written."""
+    data = dossier_bytes(project, task_id, name, existing)
+    atomic_write(path, data, mode)
+    return json.loads(data.decode("utf-8"))
 
 
 def write_meta(path, meta, mode=0o644):

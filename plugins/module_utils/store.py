@@ -84,6 +84,7 @@ class ProjectTasks(object):
         self.project = project
         self.tasks = {}
         self.taken = set()
+        self.dirs_made = False  # whether this run made sure the project's two directories exist
 
     def load(self):
         meta_dir = self.layout.meta_dir(self.project)
@@ -111,6 +112,12 @@ class ProjectTasks(object):
 
     def by_name(self, name):
         return [task for task in self.tasks.values() if task.name == name]
+
+    def add(self, task):
+        """Record a task this run wrote (no need to read back what was just written)."""
+        self.tasks[task.task_id] = task
+        self.taken.add(task.task_id)
+        return task
 
     def refresh(self, task_id):
         task = self.read(task_id)

@@ -15,6 +15,7 @@ from ansible_collections.terok.lifecycle.plugins.module_utils.fileio import (
     make_dirs,
     remove_file,
     remove_tree,
+    write_new_file,
 )
 from ansible_collections.terok.lifecycle.plugins.module_utils.metadata import (
     MANAGED_BY,
@@ -24,6 +25,7 @@ from ansible_collections.terok.lifecycle.plugins.module_utils.metadata import (
 )
 from ansible_collections.terok.lifecycle.plugins.module_utils.naming import container_names, new_task_id
 from ansible_collections.terok.lifecycle.plugins.module_utils.podman import PodmanError
+from ansible_collections.terok.lifecycle.plugins.module_utils.store import Task
 
 MARKER = ".new-task-marker"
 MARKER_TEXT = (
@@ -52,16 +54,20 @@ def create_task(runtime, tasks, name):
     task_dir = layout.task_dir(project, task_id)
     written = []
     try:
-        make_dirs(layout.tasks_root(project))
+        if not tasks.dirs_made:
+            make_dirs(layout.tasks_root(project))
+            make_dirs(layout.meta_dir(project))
+            tasks.dirs_made = True
         os.mkdir(task_dir, 0o755)
         written.append(task_dir)
         os.chmod(task_dir, 0o755)
         workspace = layout.workspace(project, task_id)
         os.mkdir(workspace, 0o700)
         os.chmod(workspace, 0o700)
-        atomic_write(os.path.join(workspace, MARKER), MARKER_TEXT.encode("utf-8"))
-        atomic_write(os.path.join(task_dir, "README.md"), README_TEXT.encode("utf-8"))
-        make_dirs(layout.meta_dir(project))
+        # the task directory is new and no reader looks into it before the metadata exists,
+        # so these two files need no temp file and rename
+        write_new_file(os.path.join(workspace, MARKER), MARKER_TEXT.encode("utf-8"))
+        write_new_file(os.path.join(task_dir, "README.md"), README_TEXT.encode("utf-8"))
         meta = {
             "mode": None,
             "workspace": task_dir,
@@ -70,7 +76,7 @@ def create_task(runtime, tasks, name):
             MANAGED_KEY: MANAGED_BY,
         }
         written.append(layout.dossier_path(project, task_id))
-        write_dossier(written[-1], project, task_id, name)
+        dossier = write_dossier(written[-1], project, task_id, name)
         written.append(layout.meta_path(project, task_id))
         write_meta(written[-1], meta)
     except (OSError, TerokError) as exc:
@@ -81,8 +87,7 @@ def create_task(runtime, tasks, name):
                 pass
         detail = exc.msg if isinstance(exc, TerokError) else "%s: %s" % (getattr(exc, "filename", ""), exc.strerror)
         raise TerokError("cannot create task %r in project %s: %s" % (name, project, detail))
-    tasks.taken.add(task_id)
-    return tasks.refresh(task_id)
+    return tasks.add(Task(project, task_id, dossier, meta))
 
 
 def update_meta(runtime, tasks, task, changes=None, drop=()):
@@ -98,7 +103,7 @@ def update_meta(runtime, tasks, task, changes=None, drop=()):
         write_meta(path, meta)
     except OSError as exc:
         raise TerokError("cannot write %s: %s" % (path, exc.strerror or exc))
-    return tasks.refresh(task.task_id)
+    return tasks.add(Task(task.project, task.task_id, task.dossier, meta))
 
 
 def rename_task(runtime, tasks, task, name):

@@ -135,23 +135,6 @@ tasks:
     work_status:
       description: The agent's C(agent-config/work-status.yml) as a mapping, null when there is none.
       type: dict
-paths:
-  description: The state root the module resolved on the target and the two trees below it.
-  returned: success
-  type: dict
-  contains:
-    root:
-      description: The state root; archive entries live in C(<root>/archive).
-      type: str
-      sample: /var/lib/terok
-    state_dir:
-      description: The metadata tree (C(<root>/core), or C(TEROK_STATE_DIR)).
-      type: str
-      sample: /var/lib/terok/core
-    live_dir:
-      description: The task directories' tree (C(<root>/sandbox-live), or C(TEROK_SANDBOX_LIVE_DIR)).
-      type: str
-      sample: /var/lib/terok/sandbox-live
 archived:
   description: The archive entries of the selected projects, newest first.
   returned: when O(include_archived=true)
@@ -186,6 +169,23 @@ archived:
     managed:
       description: Whether this collection made the task.
       type: bool
+paths:
+  description: The state root the module resolved on the target and the two trees below it.
+  returned: success
+  type: dict
+  contains:
+    root:
+      description: The state root; archive entries live in C(<root>/archive).
+      type: str
+      sample: /var/lib/terok
+    state_dir:
+      description: The metadata tree (C(<root>/core), or C(TEROK_STATE_DIR)).
+      type: str
+      sample: /var/lib/terok/core
+    live_dir:
+      description: The task directories' tree (C(<root>/sandbox-live), or C(TEROK_SANDBOX_LIVE_DIR)).
+      type: str
+      sample: /var/lib/terok/sandbox-live
 """
 
 from ansible.module_utils.basic import AnsibleModule
