@@ -27,7 +27,7 @@ export PATH := $(CURDIR)/.cache/testbin:$(CURDIR)/.cache/pybin:$(CURDIR)/.venv/b
 export CONTAINERS_CONF := $(CURDIR)/tools/containers.conf
 export ANSIBLE_COLLECTIONS_PATH := $(CURDIR)/.cache/collections
 
-.PHONY: help bootstrap sanity units integration init-script-tests molecule lint test demo demo-cleanup image \
+.PHONY: help bootstrap sanity units integration init-script-tests reliability molecule lint test demo demo-cleanup image \
 	clean distclean clean-image
 
 help:
@@ -37,6 +37,7 @@ help:
 	@echo 'make units              ansible-test units --venv --python $$UNITS_PYTHON (3.11; all = 3.8-3.13)'
 	@echo 'make image              build localhost/terok-task:latest when missing or stale'
 	@echo 'make init-script-tests  pytest tests/init_script'
+	@echo 'make reliability        concurrency, kill -9, full disk, hostile input, permissions, podman faults'
 	@echo 'make molecule           molecule scenarios of roles terok_host and terok_tasks (roles/run-molecule.sh)'
 	@echo 'make integration        ansible-test integration --venv --python $$INTEGRATION_PYTHON (3.11)'
 	@echo 'make test               all of the above in order, stopping at the first failure'
@@ -58,6 +59,9 @@ integration: bootstrap image
 
 init-script-tests: bootstrap image
 	tools/pytest.sh $(PYTEST_ARGS) tests/init_script
+
+reliability: bootstrap image
+	tools/pytest.sh $(PYTEST_ARGS) tests/reliability
 
 lint: bootstrap
 	@rc=0; \

@@ -13,7 +13,7 @@ import shutil
 
 from ansible_collections.terok.lifecycle.plugins.module_utils.errors import TerokError
 from ansible_collections.terok.lifecycle.plugins.module_utils.fileio import atomic_write, make_dirs
-from ansible_collections.terok.lifecycle.plugins.module_utils.metadata import MANAGED_BY, MANAGED_KEY
+from ansible_collections.terok.lifecycle.plugins.module_utils.metadata import MANAGED_BY, MANAGED_KEY, read_regular
 from ansible_collections.terok.lifecycle.plugins.module_utils.paths import check_component
 
 TASK_JSON = "task.json"
@@ -44,6 +44,7 @@ def _reserve_entry(archive_root, base):
         candidate = os.path.join(archive_root, base if counter == 0 else "%s_%d" % (base, counter))
         try:
             os.mkdir(candidate, 0o750)
+            os.chmod(candidate, 0o750)
             return candidate
         except FileExistsError:
             counter += 1
@@ -59,6 +60,7 @@ def write_entry(layout, task, now=None):
     base = "%s_%s" % (archive_stamp(now), task.task_id)
     if task.name:
         base += "_" + check_component(task.name, "task name")
+    entry = None
     try:
         entry = _reserve_entry(layout.archive_dir(task.project), base)
         logs = os.path.join(layout.task_dir(task.project, task.task_id), "logs")
@@ -66,13 +68,15 @@ def write_entry(layout, task, now=None):
             shutil.copytree(logs, os.path.join(entry, "logs"), symlinks=True)
         atomic_write(os.path.join(entry, TASK_JSON), _snapshot_bytes(snapshot(task)), 0o640)
     except (OSError, shutil.Error, TerokError) as exc:
+        if entry:
+            shutil.rmtree(entry, ignore_errors=True)
         detail = exc.msg if isinstance(exc, TerokError) else exc
         raise TerokError("cannot write the archive entry for task %s: %s" % (task.task_id, detail))
     return entry
 
 
-def list_entries(layout, project):
-    """Archived tasks of ``project``, newest first, each a dict; unreadable entries skipped."""
+def list_entries(layout, project, warn=None):
+    """Archived tasks of ``project``, newest first, each a dict; unreadable entries skipped (warned)."""
     root = layout.archive_dir(project)
     try:
         names = sorted(os.listdir(root), reverse=True)
@@ -84,11 +88,17 @@ def list_entries(layout, project):
         if entry.startswith(".") or os.path.islink(path) or not os.path.isdir(path):
             continue
         try:
-            with open(os.path.join(path, TASK_JSON), "rb") as handle:
-                data = json.loads(handle.read().decode("utf-8") or "{}")
-        except (OSError, ValueError):
+            raw = read_regular(os.path.join(path, TASK_JSON))
+            if raw is None:
+                continue  # an entry being written: task.json comes last
+            data = json.loads(raw.decode("utf-8") or "{}")
+        except (TerokError, ValueError) as exc:
+            if warn:
+                warn("archive entry %s skipped: %s" % (path, getattr(exc, "msg", exc)))
             continue
         if not isinstance(data, dict):
+            if warn:
+                warn("archive entry %s skipped: task.json does not hold a JSON object" % path)
             continue
         entries.append(
             {

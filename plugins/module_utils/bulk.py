@@ -10,6 +10,7 @@ from ansible_collections.terok.lifecycle.plugins.module_utils.errors import Tero
 from ansible_collections.terok.lifecycle.plugins.module_utils.lifecycle import converge
 from ansible_collections.terok.lifecycle.plugins.module_utils.spec import Spec
 from ansible_collections.terok.lifecycle.plugins.module_utils.store import ProjectTasks
+from ansible_collections.terok.lifecycle.plugins.module_utils.task_ops import sweep_incomplete
 
 # Options given once for the whole list, used where an item does not set them.
 SHARED_DEFAULTS = ("image",)
@@ -62,6 +63,8 @@ def converge_many(runtime, specs, exclusive=False):
         )
         with runtime.lock(project, may_create):
             tasks = ProjectTasks(runtime.layout, project).load()
+            if not runtime.check_mode:
+                sweep_incomplete(runtime, tasks)
             kept = set()
             for index in indexes:
                 outcome = converge(runtime, tasks, specs[index])

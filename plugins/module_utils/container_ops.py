@@ -119,20 +119,27 @@ def _since(runtime):
 def start_container(runtime, tasks, task, spec, action, name):
     """Carry out ``action`` from plan_running; return the task with its metadata updated."""
     # a (re)start begins a new run: mode set once, readiness and exit code of the last run dropped
+    before = task
     task = update_meta(runtime, tasks, task, {"mode": run_mode(task, spec)}, drop=("ready_at", "exit_code"))
     since = _since(runtime)
-    if action == "recreate":
-        runtime.podman.remove([name])
-        runtime.note_container(name, None)
-        _create(runtime, task, spec, name)
-    elif action == "create":
-        _create(runtime, task, spec, name)
-    elif action == "start":
-        runtime.podman.start(name)
-        runtime.note_container(name, "running")
-    elif action == "unpause":
-        runtime.podman.check("unpause", name)
-        runtime.note_container(name, "running")
+    try:
+        if action == "recreate":
+            runtime.podman.remove([name])
+            runtime.note_container(name, None)
+            _create(runtime, task, spec, name)
+        elif action == "create":
+            _create(runtime, task, spec, name)
+        elif action == "start":
+            runtime.podman.start(name)
+            runtime.note_container(name, "running")
+        elif action == "unpause":
+            runtime.podman.check("unpause", name)
+            runtime.note_container(name, "running")
+    except TerokError:
+        # the podman action failed: the last run's readiness and exit code still hold
+        if task is not before:
+            update_meta(runtime, tasks, task, before.meta, drop=tuple(task.meta))
+        raise
     return task, since
 
 

@@ -15,10 +15,11 @@ from ansible_collections.terok.lifecycle.plugins.module_utils.errors import Tero
 TEMP_SUFFIX = ".tmp"
 
 
-def atomic_write(path, data, mode=0o644):
+def atomic_write(path, data, mode=0o644, sync=True):
     """Write ``data`` (bytes) to ``path`` through a temp file in the same directory and a rename.
 
     A reader sees the old file or the new one, never a part; a fault leaves the old file.
+    ``sync=False`` skips the fsync: still whole after a kill, not necessarily after a power loss.
     """
     directory = os.path.dirname(path)
     fd, temp = tempfile.mkstemp(prefix="." + os.path.basename(path) + ".", suffix=TEMP_SUFFIX, dir=directory)
@@ -27,22 +28,17 @@ def atomic_write(path, data, mode=0o644):
             handle.write(data)
             handle.flush()
             os.fchmod(handle.fileno(), mode)
-            os.fsync(handle.fileno())
+            if sync:
+                os.fsync(handle.fileno())
         os.rename(temp, path)
-    except BaseException:
+    except BaseException as exc:
         try:
             os.unlink(temp)
         except OSError:
             pass
+        if isinstance(exc, OSError) and not exc.filename:
+            raise OSError(exc.errno, exc.strerror, path)
         raise
-
-
-def write_new_file(path, data, mode=0o644):
-    """Create ``path`` (it must not exist; a symlink there is not followed) holding ``data``."""
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), mode)
-    with os.fdopen(fd, "wb") as handle:
-        os.fchmod(handle.fileno(), mode)
-        handle.write(data)
 
 
 def make_dirs(path, mode=0o755):

@@ -19,7 +19,12 @@ from ansible_collections.terok.lifecycle.plugins.module_utils.container_ops impo
 from ansible_collections.terok.lifecycle.plugins.module_utils.errors import TerokError
 from ansible_collections.terok.lifecycle.plugins.module_utils.metadata import MANAGED_BY, MANAGED_KEY
 from ansible_collections.terok.lifecycle.plugins.module_utils.store import ProjectTasks, Task
-from ansible_collections.terok.lifecycle.plugins.module_utils.task_ops import create_task, remove_task, rename_task
+from ansible_collections.terok.lifecycle.plugins.module_utils.task_ops import (
+    create_task,
+    remove_task,
+    rename_task,
+    sweep_incomplete,
+)
 from ansible_collections.terok.lifecycle.plugins.module_utils.view import diff_state, gone_view, task_view
 
 
@@ -185,4 +190,6 @@ def converge_one(runtime, spec):
     may_create = spec.state in ("present", "running", "stopped") and not spec.task_id
     with runtime.lock(spec.project, may_create):
         tasks = ProjectTasks(runtime.layout, spec.project).load()
+        if not runtime.check_mode:
+            sweep_incomplete(runtime, tasks)
         return converge(runtime, tasks, spec)

@@ -66,7 +66,7 @@ def list_tasks(runtime, query):
                 tasks.append(view)
         if query.include_archived:
             archived.extend(
-                entry for entry in archive_mod.list_entries(runtime.layout, project)
+                entry for entry in archive_mod.list_entries(runtime.layout, project, runtime.warn)
                 if query.matches(entry["task_id"], entry["name"])
             )
     return tasks, archived

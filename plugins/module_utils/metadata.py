@@ -6,7 +6,10 @@
 
 from __future__ import annotations
 
+import errno
 import json
+import os
+import stat
 import traceback
 
 from ansible_collections.terok.lifecycle.plugins.module_utils.errors import TerokError
@@ -38,15 +41,35 @@ def dump_yaml(data):
     return yaml.dump(data, Dumper=_Dumper, default_flow_style=False, sort_keys=False, allow_unicode=True)
 
 
-def _read(path):
-    """Return the bytes of ``path``, or None when there is no such file."""
+def read_regular(path):
+    """The bytes of the regular file ``path`` (not through a symlink, never a FIFO); None if missing."""
     try:
-        with open(path, "rb") as handle:
-            data = handle.read(MAX_BYTES + 1)
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
     except FileNotFoundError:
         return None
     except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise TerokError("%s is a symbolic link; refusing to read through it" % path)
         raise TerokError("cannot read %s: %s" % (path, exc.strerror or exc))
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise TerokError("%s is not a regular file" % path)
+        with os.fdopen(fd, "rb") as handle:
+            fd = None
+            data = handle.read(MAX_BYTES + 1)
+    except OSError as exc:
+        raise TerokError("cannot read %s: %s" % (path, exc.strerror or exc))
+    finally:
+        if fd is not None:
+            os.close(fd)
+    return data
+
+
+def _read(path):
+    """Return the bytes of ``path``, or None when there is no such file."""
+    data = read_regular(path)
+    if data is None:
+        return None
     if len(data) > MAX_BYTES:
         raise TerokError("%s is larger than %d bytes; not a terok metadata file" % (path, MAX_BYTES))
     return data

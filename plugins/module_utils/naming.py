@@ -96,6 +96,8 @@ def check_project(value, option="project"):
             "(lowercase letters, digits, '_' and '-', starting with a letter or digit)" % (option, value),
             option=option,
         )
+    if len(value) > 64:
+        raise TerokError("%s %r is longer than 64 characters" % (option, value[:80]), option=option)
     if value in RESERVED_PROJECTS:
         raise TerokError("%s %r is reserved by terok and cannot be used" % (option, value), option=option)
     return value

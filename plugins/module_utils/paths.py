@@ -76,6 +76,7 @@ class Layout(object):
         self.root = root
         self.state_dir = state_dir or os.path.join(root, "core")
         self.live_dir = live_dir or os.path.join(root, "sandbox-live")
+        self._safe = set()
 
     @classmethod
     def resolve(cls, root=None, environ=None, load_yaml=None, euid=None):
@@ -84,7 +85,7 @@ class Layout(object):
         An explicit ``root`` option places everything under it; the environment and the
         config file are then not consulted.
         """
-        if root:
+        if root is not None:
             return cls(_absolute(root, "root"))
         environ = os.environ if environ is None else environ
         euid = os.geteuid() if euid is None else euid
@@ -112,18 +113,41 @@ class Layout(object):
             live_dir = _absolute(config["sandbox_live_dir"], "paths.sandbox_live_dir in the terok config file")
         return cls(base, state_dir, live_dir)
 
+    def guard(self, path):
+        """``path`` if no existing component of it below its tree's base is a symlink.
+
+        The bases themselves (the root, or a relocated state or live directory) may be
+        symlinks: that is the operator's choice. Directories found safe are remembered for
+        the run, so a listing of many tasks checks each shared directory once.
+        """
+        for base in (self.root, self.state_dir, self.live_dir):
+            if path == base or path.startswith(base + os.sep):
+                current = base
+                for part in os.path.relpath(path, base).split(os.sep):
+                    if part in ("", "."):
+                        continue
+                    current = os.path.join(current, part)
+                    if current in self._safe:
+                        continue
+                    if os.path.islink(current):
+                        raise TerokError("%s is a symbolic link; refusing to follow it out of the state root" % current)
+                    if os.path.isdir(current):
+                        self._safe.add(current)
+                return path
+        return path
+
     # Per-project directories ------------------------------------------------------------
     def projects_dir(self):
-        return os.path.join(self.state_dir, "projects")
+        return self.guard(os.path.join(self.state_dir, "projects"))
 
     def meta_dir(self, project):
-        return os.path.join(self.projects_dir(), check_component(project, "project"), "tasks")
+        return self.guard(os.path.join(self.projects_dir(), check_component(project, "project"), "tasks"))
 
     def tasks_root(self, project):
-        return os.path.join(self.live_dir, "tasks", check_component(project, "project"))
+        return self.guard(os.path.join(self.live_dir, "tasks", check_component(project, "project")))
 
     def archive_dir(self, project):
-        return os.path.join(self.root, "archive", check_component(project, "project"), "tasks")
+        return self.guard(os.path.join(self.root, "archive", check_component(project, "project"), "tasks"))
 
     # Per-task paths ------------------------------------------------------------------------
     def dossier_path(self, project, task_id):
@@ -133,16 +157,17 @@ class Layout(object):
         return os.path.join(self.meta_dir(project), check_component(task_id, "task id") + "_meta.yml")
 
     def task_dir(self, project, task_id):
-        return os.path.join(self.tasks_root(project), check_component(task_id, "task id"))
+        return self.guard(os.path.join(self.tasks_root(project), check_component(task_id, "task id")))
 
-    def workspace(self, project, task_id):
-        return os.path.join(self.task_dir(project, task_id), "workspace-dangerous")
+    def workspace(self, project, task_id, guard=True):
+        path = os.path.join(self.tasks_root(project), check_component(task_id, "task id"), "workspace-dangerous")
+        return self.guard(path) if guard else path
 
     def log_file(self, project, task_id):
-        return os.path.join(self.task_dir(project, task_id), "logs", "container.log")
+        return self.guard(os.path.join(self.task_dir(project, task_id), "logs", "container.log"))
 
     def work_status_file(self, project, task_id):
-        return os.path.join(self.task_dir(project, task_id), "agent-config", "work-status.yml")
+        return self.guard(os.path.join(self.task_dir(project, task_id), "agent-config", "work-status.yml"))
 
     def as_dict(self):
         return {"root": self.root, "state_dir": self.state_dir, "live_dir": self.live_dir}

@@ -85,6 +85,8 @@ class ProjectTasks(object):
         self.tasks = {}
         self.taken = set()
         self.dirs_made = False  # whether this run made sure the project's two directories exist
+        # ids of creates that a kill stopped between _meta.yml and the dossier (see sweep_incomplete)
+        self.incomplete = set()
 
     def load(self):
         meta_dir = self.layout.meta_dir(self.project)
@@ -94,9 +96,27 @@ class ProjectTasks(object):
         self.taken = set(ids)
         self.taken.update(entry for entry in _listdir(self.layout.tasks_root(self.project)) if is_task_id(entry))
         self.tasks = {}
+        self.incomplete = set()
         for task_id in sorted(ids):
-            self.tasks[task_id] = self.read(task_id)
+            task = self.read(task_id)
+            if task is not None and self._unfinished(task):
+                self.incomplete.add(task_id)
+                continue
+            self.tasks[task_id] = task
         return self
+
+    def _unfinished(self, task):
+        """A create this collection began and did not finish: its ``_meta.yml`` and no dossier.
+
+        The create writes the dossier last, so until then the task is not one; terok's own
+        tasks (no ``managed_by``) and half-deleted ones (``deleting``) are never taken for it.
+        """
+        return (
+            not task.error
+            and task.managed
+            and not task.meta.get("deleting")
+            and not os.path.lexists(self.layout.dossier_path(self.project, task.task_id))
+        )
 
     def read(self, task_id):
         """Read one task's files; a malformed file gives a Task with ``error`` set."""

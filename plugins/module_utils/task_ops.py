@@ -14,8 +14,8 @@ from ansible_collections.terok.lifecycle.plugins.module_utils.fileio import (
     atomic_write,
     make_dirs,
     remove_file,
+    TEMP_SUFFIX,
     remove_tree,
-    write_new_file,
 )
 from ansible_collections.terok.lifecycle.plugins.module_utils.metadata import (
     MANAGED_BY,
@@ -23,7 +23,7 @@ from ansible_collections.terok.lifecycle.plugins.module_utils.metadata import (
     write_dossier,
     write_meta,
 )
-from ansible_collections.terok.lifecycle.plugins.module_utils.naming import container_names, new_task_id
+from ansible_collections.terok.lifecycle.plugins.module_utils.naming import container_names, is_task_id, new_task_id
 from ansible_collections.terok.lifecycle.plugins.module_utils.podman import PodmanError
 from ansible_collections.terok.lifecycle.plugins.module_utils.store import Task
 
@@ -64,10 +64,9 @@ def create_task(runtime, tasks, name):
         workspace = layout.workspace(project, task_id)
         os.mkdir(workspace, 0o700)
         os.chmod(workspace, 0o700)
-        # the task directory is new and no reader looks into it before the metadata exists,
-        # so these two files need no temp file and rename
-        write_new_file(os.path.join(workspace, MARKER), MARKER_TEXT.encode("utf-8"))
-        write_new_file(os.path.join(task_dir, "README.md"), README_TEXT.encode("utf-8"))
+        # whole after a kill; the metadata written next (synced) is what makes the task
+        atomic_write(os.path.join(workspace, MARKER), MARKER_TEXT.encode("utf-8"), sync=False)
+        atomic_write(os.path.join(task_dir, "README.md"), README_TEXT.encode("utf-8"), sync=False)
         meta = {
             "mode": None,
             "workspace": task_dir,
@@ -75,10 +74,10 @@ def create_task(runtime, tasks, name):
             "created_at": runtime.now().isoformat(),
             MANAGED_KEY: MANAGED_BY,
         }
-        written.append(layout.dossier_path(project, task_id))
-        dossier = write_dossier(written[-1], project, task_id, name)
         written.append(layout.meta_path(project, task_id))
         write_meta(written[-1], meta)
+        written.append(layout.dossier_path(project, task_id))
+        dossier = write_dossier(written[-1], project, task_id, name)
     except (OSError, TerokError) as exc:
         for path in reversed(written):
             try:
@@ -88,6 +87,60 @@ def create_task(runtime, tasks, name):
         detail = exc.msg if isinstance(exc, TerokError) else "%s: %s" % (getattr(exc, "filename", ""), exc.strerror)
         raise TerokError("cannot create task %r in project %s: %s" % (name, project, detail))
     return tasks.add(Task(project, task_id, dossier, meta))
+
+
+def _is_temp(entry):
+    return entry.startswith(".") and entry.endswith(TEMP_SUFFIX)
+
+
+def _is_skeleton(task_dir):
+    """Whether ``task_dir`` holds nothing but what create_task writes before the metadata."""
+    try:
+        entries = set(os.listdir(task_dir))
+    except OSError:
+        return False
+    if not {e for e in entries if not _is_temp(e)} <= {"README.md", "workspace-dangerous"} or os.path.islink(task_dir):
+        return False
+    readme = os.path.join(task_dir, "README.md")
+    if os.path.lexists(readme):
+        with open(readme, "rb") as handle:
+            if handle.read() != README_TEXT.encode("utf-8"):
+                return False
+    workspace = os.path.join(task_dir, "workspace-dangerous")
+    if os.path.lexists(workspace):
+        if os.path.islink(workspace) or not os.path.isdir(workspace):
+            return False
+        if not {e for e in os.listdir(workspace) if not _is_temp(e)} <= {MARKER}:
+            return False
+    return True
+
+
+def sweep_incomplete(runtime, tasks):
+    """Remove what a create killed before its dossier left: skeleton task directories without
+    metadata, and collection-made ``_meta.yml`` files without a dossier. Call under the lock."""
+    layout, project = runtime.layout, tasks.project
+    for task_id in sorted(tasks.incomplete):
+        for path in (layout.meta_path(project, task_id), layout.task_dir(project, task_id)):
+            try:
+                remove_tree(path)
+            except OSError:
+                pass
+        tasks.taken.discard(task_id)
+    try:
+        entries = os.listdir(layout.tasks_root(project))
+    except OSError:
+        return
+    for entry in sorted(entries):
+        if not is_task_id(entry) or entry in tasks.tasks or entry in tasks.incomplete:
+            continue
+        if os.path.lexists(layout.meta_path(project, entry)) or os.path.lexists(layout.dossier_path(project, entry)):
+            continue
+        task_dir = layout.task_dir(project, entry)
+        if _is_skeleton(task_dir):
+            try:
+                remove_tree(task_dir)
+            except OSError:
+                pass
 
 
 def update_meta(runtime, tasks, task, changes=None, drop=()):
@@ -145,11 +198,9 @@ def _mark_deleting(runtime, task):
 
 
 def _previous_entry(runtime, task):
-    """The archive entry a crashed earlier removal of ``task`` left, if it was marked deleting."""
-    if not task.meta.get("deleting"):
-        return None
+    """The archive entry a crashed earlier removal of ``task`` left (same id, same creation time)."""
     for entry in archive_mod.list_entries(runtime.layout, task.project):
-        if entry["task_id"] == task.task_id:
+        if entry["task_id"] == task.task_id and entry["created_at"] == task.meta.get("created_at"):
             return entry["archive_path"]
     return None
 

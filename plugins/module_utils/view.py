@@ -37,6 +37,14 @@ def _text(value):
     return None if value is None else str(value)
 
 
+def _work_status(layout, task):
+    try:
+        path = layout.work_status_file(task.project, task.task_id)
+    except TerokError:  # a symlink on the way out of the state root
+        return None
+    return read_work_status(path)
+
+
 def read_work_status(path):
     """The agent's ``work-status.yml`` mapping, or None when absent or unreadable."""
     if not os.path.isfile(path) or os.path.islink(path):
@@ -65,14 +73,14 @@ def task_view(layout, task, containers, archive_path=None, work_status=True):
         "container_name": cname,
         "container_state": state,
         "exit_code": exit_code if isinstance(exit_code, int) else None,
-        "workspace": layout.workspace(task.project, task.task_id) if known else None,
+        "workspace": layout.workspace(task.project, task.task_id, guard=False) if known else None,
         "created_at": _text(task.meta.get("created_at")),
         "ready_at": _text(task.meta.get("ready_at")),
         "archive_path": archive_path,
         "login_command": "podman exec -it %s bash" % cname if state == "running" else None,
         "managed": task.managed,
         "work_status": (
-            read_work_status(layout.work_status_file(task.project, task.task_id)) if work_status and known else None
+            _work_status(layout, task) if work_status and known else None
         ),
     }
 
