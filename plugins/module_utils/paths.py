@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import os
+import stat
 
 from ansible_collections.terok.lifecycle.plugins.module_utils.errors import TerokError
 
@@ -77,6 +78,10 @@ class Layout(object):
         self.state_dir = state_dir or os.path.join(root, "core")
         self.live_dir = live_dir or os.path.join(root, "sandbox-live")
         self._safe = set()
+        # where the guard stops: the root, and a state or live directory relocated out of it
+        self._bases = set([self.root]) | set(
+            d for d in (self.state_dir, self.live_dir) if not d.startswith(self.root + os.sep)
+        )
 
     @classmethod
     def resolve(cls, root=None, environ=None, load_yaml=None, euid=None):
@@ -120,21 +125,23 @@ class Layout(object):
         symlinks: that is the operator's choice. Directories found safe are remembered for
         the run, so a listing of many tasks checks each shared directory once.
         """
-        for base in (self.root, self.state_dir, self.live_dir):
-            if path == base or path.startswith(base + os.sep):
-                current = base
-                for part in os.path.relpath(path, base).split(os.sep):
-                    if part in ("", "."):
-                        continue
-                    current = os.path.join(current, part)
-                    if current in self._safe:
-                        continue
-                    if os.path.islink(current):
-                        raise TerokError("%s is a symbolic link; refusing to follow it out of the state root" % current)
-                    if os.path.isdir(current):
-                        self._safe.add(current)
-                return path
+        if path in self._safe or path in self._bases:
+            return path
+        parent = os.path.dirname(path)
+        if parent != path and self._within(parent):
+            self.guard(parent)
+        try:
+            mode = os.lstat(path).st_mode
+        except (FileNotFoundError, NotADirectoryError):
+            return path
+        if stat.S_ISLNK(mode):
+            raise TerokError("%s is a symbolic link; refusing to follow it out of the state root" % path)
+        if stat.S_ISDIR(mode):
+            self._safe.add(path)
         return path
+
+    def _within(self, path):
+        return any(path.startswith(base + os.sep) for base in self._bases)
 
     # Per-project directories ------------------------------------------------------------
     def projects_dir(self):
