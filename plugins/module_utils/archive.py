@@ -75,8 +75,11 @@ def write_entry(layout, task, now=None):
     return entry
 
 
-def list_entries(layout, project, warn=None):
-    """Archived tasks of ``project``, newest first, each a dict; unreadable entries skipped (warned)."""
+def list_entries(layout, project, warn=None, task_id=None):
+    """Archived tasks of ``project``, newest first, each a dict; unreadable entries skipped (warned).
+
+    ``task_id`` reads only the entries whose directory name carries that id.
+    """
     root = layout.archive_dir(project)
     try:
         names = sorted(os.listdir(root), reverse=True)
@@ -86,6 +89,8 @@ def list_entries(layout, project, warn=None):
     for entry in names:
         path = os.path.join(root, entry)
         if entry.startswith(".") or os.path.islink(path) or not os.path.isdir(path):
+            continue
+        if task_id and "_%s" % task_id not in entry:
             continue
         try:
             raw = read_regular(os.path.join(path, TASK_JSON))

@@ -11,10 +11,10 @@ import os
 from ansible_collections.terok.lifecycle.plugins.module_utils import archive as archive_mod
 from ansible_collections.terok.lifecycle.plugins.module_utils.errors import TerokError
 from ansible_collections.terok.lifecycle.plugins.module_utils.fileio import (
+    TEMP_SUFFIX,
     atomic_write,
     make_dirs,
     remove_file,
-    TEMP_SUFFIX,
     remove_tree,
 )
 from ansible_collections.terok.lifecycle.plugins.module_utils.metadata import (
@@ -199,7 +199,7 @@ def _mark_deleting(runtime, task):
 
 def _previous_entry(runtime, task):
     """The archive entry a crashed earlier removal of ``task`` left (same id, same creation time)."""
-    for entry in archive_mod.list_entries(runtime.layout, task.project):
+    for entry in archive_mod.list_entries(runtime.layout, task.project, task_id=task.task_id):
         if entry["task_id"] == task.task_id and entry["created_at"] == task.meta.get("created_at"):
             return entry["archive_path"]
     return None
@@ -235,7 +235,7 @@ def remove_task(runtime, tasks, task, archive=True, require_archive=False):
         runtime.warn("container removal failed: %s" % exc.msg)
     try:
         remove_tree(layout.task_dir(task.project, task.task_id))
-    except OSError as exc:
+    except (OSError, TerokError) as exc:
         runtime.warn("workspace removal failed: %s" % exc)
     for path in (layout.dossier_path(task.project, task.task_id), layout.meta_path(task.project, task.task_id)):
         try:
