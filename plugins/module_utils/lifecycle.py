@@ -63,7 +63,9 @@ def _predicted_new(runtime, spec):
 
 
 def _view(runtime, task, archive_path=None):
-    return task_view(runtime.layout, task, runtime.containers(), archive_path)
+    # a task that never ran has no container to look up: no podman call for it
+    containers = runtime.containers() if (task.mode and task.task_id) else {}
+    return task_view(runtime.layout, task, containers, archive_path)
 
 
 def _ensure_present(runtime, tasks, spec, task):

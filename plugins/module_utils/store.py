@@ -25,18 +25,36 @@ class Task(object):
     """One task of a project as its metadata files describe it.
 
     ``error`` is set (and ``dossier`` / ``meta`` may be empty) when a file could not be read.
+    With ``meta_path`` the ``_meta.yml`` is parsed when first needed: finding one task among
+    many by name needs the dossiers only.
     """
 
-    __slots__ = ("project", "task_id", "dossier", "meta", "error", "predicted_state")
+    __slots__ = ("project", "task_id", "dossier", "_meta", "_meta_path", "_error", "predicted_state")
 
-    def __init__(self, project, task_id, dossier=None, meta=None, error=None):
+    def __init__(self, project, task_id, dossier=None, meta=None, error=None, meta_path=None):
         self.project = project
         self.task_id = task_id
         self.dossier = dossier or {}
-        self.meta = meta or {}
-        self.error = error
+        self._meta = meta if meta is not None or meta_path else {}
+        self._meta_path = meta_path
+        self._error = error
         # check mode only: the container state predicted for a task that has no id yet
         self.predicted_state = None
+
+    @property
+    def meta(self):
+        if self._meta is None:
+            path, self._meta_path = self._meta_path, None
+            try:
+                self._meta = read_meta(path) or {}
+            except TerokError as exc:
+                self._meta, self._error = {}, exc.msg
+        return self._meta
+
+    @property
+    def error(self):
+        self.meta  # pylint: disable=pointless-statement  # a malformed _meta.yml shows when parsed
+        return self._error
 
     @property
     def name(self):
@@ -119,16 +137,18 @@ class ProjectTasks(object):
         )
 
     def read(self, task_id):
-        """Read one task's files; a malformed file gives a Task with ``error`` set."""
-        dossier = meta = None
+        """Read one task's dossier (its ``_meta.yml`` when needed); None when it has neither file.
+
+        A malformed file gives a Task with ``error`` set.
+        """
+        meta_path = self.layout.meta_path(self.project, task_id)
         try:
             dossier = read_dossier(self.layout.dossier_path(self.project, task_id))
-            meta = read_meta(self.layout.meta_path(self.project, task_id))
         except TerokError as exc:
-            return Task(self.project, task_id, dossier, meta, error=exc.msg)
-        if dossier is None and meta is None:
+            return Task(self.project, task_id, error=exc.msg)
+        if dossier is None and not os.path.lexists(meta_path):
             return None
-        return Task(self.project, task_id, dossier, meta)
+        return Task(self.project, task_id, dossier, meta_path=meta_path)
 
     def by_name(self, name):
         return [task for task in self.tasks.values() if task.name == name]

@@ -198,9 +198,16 @@ def test_ambiguous_name_fails_listing_ids(run_module, args, write_task):
     assert "k7m2q" in result["msg"] and "h3abc" in result["msg"]
 
 
-def test_missing_podman_warns_but_creates(run_module, args):
+def test_missing_podman_creates_without_a_warning(run_module, args):
     result = run_module(terok_task, args(name="a", executable="terok-test-no-such-podman"))
     assert result["changed"] is True
+    assert not any("terok-test-no-such-podman" in w for w in result.get("_warnings", []))
+
+
+def test_missing_podman_warns_for_a_task_that_ran(run_module, args, write_task):
+    write_task("demo", "k7m2q", "a", meta={"mode": "cli"})
+    result = run_module(terok_task, args(name="a", executable="terok-test-no-such-podman"))
+    assert result["changed"] is False
     assert any("terok-test-no-such-podman" in w for w in result["_warnings"])
 
 
