@@ -15,6 +15,7 @@ INTEGRATION_PYTHON ?= 3.11
 # targets with the alias "destructive" (they run containers) run too: test hosts are disposable
 INTEGRATION_ARGS ?= --allow-destructive
 BOOTSTRAP_ARGS ?=
+BENCH_ARGS ?=
 IMAGE_ARGS ?=
 PYTEST_ARGS ?= -q
 
@@ -27,7 +28,7 @@ export PATH := $(CURDIR)/.cache/testbin:$(CURDIR)/.cache/pybin:$(CURDIR)/.venv/b
 export CONTAINERS_CONF := $(CURDIR)/tools/containers.conf
 export ANSIBLE_COLLECTIONS_PATH := $(CURDIR)/.cache/collections
 
-.PHONY: help bootstrap sanity units integration init-script-tests reliability molecule lint test demo demo-cleanup image \
+.PHONY: help bootstrap sanity units integration init-script-tests reliability molecule lint test bench demo demo-cleanup image \
 	clean distclean clean-image
 
 help:
@@ -41,6 +42,7 @@ help:
 	@echo 'make molecule           molecule scenarios of roles terok_host and terok_tasks (roles/run-molecule.sh)'
 	@echo 'make integration        ansible-test integration --venv --python $$INTEGRATION_PYTHON (3.11)'
 	@echo 'make test               all of the above in order, stopping at the first failure'
+	@echo 'make bench              benchmarks: one table, written to bench/results/ (not a test)'
 	@echo 'make demo               the main job: prepare localhost, create and start tasks, show their status'
 	@echo 'make demo-cleanup       archive the demo'"'"'s finished tasks (ARGS='"'"'--check --diff'"'"' to preview)'
 	@echo 'make clean              test results and caches (make distclean: also the venvs)'
@@ -77,6 +79,9 @@ image: bootstrap
 
 test:
 	tools/test-all.sh
+
+bench: bootstrap image
+	.venv/bin/python bench/run.py $(BENCH_ARGS)
 
 demo:
 	tools/demo.sh
