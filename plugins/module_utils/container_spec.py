@@ -91,12 +91,6 @@ class ContainerSpec(object):
             value = params.get(option)
             if value is not None and value != "":
                 init_env[var] = _check_text(str(value), opt(option))
-        mode = init_env.get("GIT_RESET_MODE")
-        if mode is not None and mode not in RESET_MODES:
-            raise TerokError(
-                "%s must be one of %s, got %r" % (opt("git_reset_mode"), ", ".join(RESET_MODES), mode),
-                option=opt("git_reset_mode"),
-            )
         env = {}
         for key, value in (params.get("env") or {}).items():
             if not _ENV_NAME.fullmatch(str(key)):

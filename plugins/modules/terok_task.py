@@ -322,7 +322,6 @@ from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.terok.lifecycle.plugins.module_utils.errors import TerokError
 from ansible_collections.terok.lifecycle.plugins.module_utils.lifecycle import converge_one
-from ansible_collections.terok.lifecycle.plugins.module_utils.spec import Spec
 from ansible_collections.terok.lifecycle.plugins.module_utils.module_support import (
     common_argument_spec,
     fail,
@@ -330,6 +329,7 @@ from ansible_collections.terok.lifecycle.plugins.module_utils.module_support imp
     make_runtime,
     task_argument_spec,
 )
+from ansible_collections.terok.lifecycle.plugins.module_utils.spec import Spec
 
 
 def main():

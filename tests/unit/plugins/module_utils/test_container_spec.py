@@ -61,7 +61,6 @@ def test_unset_init_options_are_left_out():
         ({"image": "img\nx"}, "image"),
         ({"init_script": "relative/init.sh"}, "init_script"),
         ({"init_script": "/nonexistent/terok/init.sh"}, "init_script"),
-        ({"git_reset_mode": "mixed"}, "git_reset_mode"),
         ({"git_branch": "main\nrm -rf /"}, "git_branch"),
         ({"code_repo": "x\x00y"}, "code_repo"),
         ({"env": {"1BAD": "x"}}, "env"),
