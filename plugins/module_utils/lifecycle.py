@@ -16,8 +16,10 @@ from ansible_collections.terok.lifecycle.plugins.module_utils.container_ops impo
     wait_exit,
     wait_ready,
 )
+from ansible_collections.terok.lifecycle.plugins.module_utils.container_spec import SPEC_LABEL
 from ansible_collections.terok.lifecycle.plugins.module_utils.errors import TerokError
 from ansible_collections.terok.lifecycle.plugins.module_utils.metadata import MANAGED_BY, MANAGED_KEY
+from ansible_collections.terok.lifecycle.plugins.module_utils.naming import container_name
 from ansible_collections.terok.lifecycle.plugins.module_utils.store import ProjectTasks, Task
 from ansible_collections.terok.lifecycle.plugins.module_utils.task_ops import (
     create_task,
@@ -114,7 +116,9 @@ def _ensure_running(runtime, tasks, spec, task):
             meta["ready_at"] = runtime.now().isoformat()
         predicted = Task(task.project, task.task_id, task.dossier, meta)
         if task.task_id:
-            runtime.note_container(name, "exited" if spec.wait else "running")
+            made = action in ("create", "recreate")
+            labels = {SPEC_LABEL: spec.container.digest()} if made else None
+            runtime.note_container(name, "exited" if spec.wait else "running", labels)
         else:
             predicted.predicted_state = "exited" if spec.wait else "running"
         return predicted, True
@@ -170,12 +174,24 @@ def _converge_gone(runtime, tasks, spec, task, before):
     return Outcome(True, gone_view(spec.project, task.task_id, task.name, entry), before, {})
 
 
+def _spec_digest(runtime, task, spec):
+    """The options hash on the container that ``state=running`` is about, for the diff."""
+    if task is None:
+        return None
+    if task.task_id is None:  # check mode: a new task's container would be made from these options
+        return spec.container.digest()
+    container = runtime.containers().get(container_name(task.project, spec.mode or task.mode or "cli", task.task_id))
+    return container.labels.get(SPEC_LABEL) if container else None
+
+
 def converge(runtime, tasks, spec):
     """Bring one task to ``spec`` within a project whose tasks are loaded and locked."""
     task = find_task(tasks, spec)
     before = diff_state(task, _view(runtime, task) if task else None)
     if spec.state in ("absent", "archived"):
         return _converge_gone(runtime, tasks, spec, task, before)
+    if spec.state == "running" and before:
+        before["container_spec"] = _spec_digest(runtime, task, spec)
     task, changed = _ensure_present(runtime, tasks, spec, task)
     if spec.state == "running":
         task, started = _ensure_running(runtime, tasks, spec, task)
@@ -184,7 +200,12 @@ def converge(runtime, tasks, spec):
         task, stopped = _ensure_stopped(runtime, spec, task)
         changed = changed or stopped
     view = _view(runtime, task)
-    return Outcome(changed, view, before, diff_state(task, view) if changed else before)
+    if not changed:
+        return Outcome(False, view, before, before)
+    after = diff_state(task, view)
+    if spec.state == "running":
+        after["container_spec"] = _spec_digest(runtime, task, spec)
+    return Outcome(True, view, before, after)
 
 
 def converge_one(runtime, spec):
