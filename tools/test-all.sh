@@ -43,8 +43,14 @@ printf '\n======================== summary ========================\n'
 for i in "${!names[@]}"; do
     printf '  %-20s %-8s %s\n' "${names[$i]}" "${states[$i]}" "${times[$i]}"
 done
+passed=0
+for state in "${states[@]}"; do
+    [ "$state" = ok ] && passed=$((passed + 1))
+done
 if [ -n "$failed" ]; then
     printf 'make test: FAILED at "%s" after %d s (rerun it alone: make %s)\n' "$failed" "$((SECONDS - total_start))" "$failed"
+    printf 'steps: %d passed, 1 failed, %d skipped\n' "$passed" "$((${#steps[@]} - passed - 1))"
     exit 1
 fi
 printf 'make test: all %d steps passed in %d s\n' "${#steps[@]}" "$((SECONDS - total_start))"
+printf 'steps: %d passed, 0 failed\n' "$passed"

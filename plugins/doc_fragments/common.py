@@ -51,7 +51,9 @@ attributes:
     description: Nothing is written and no podman command that changes anything runs; the result says what would change.
   diff_mode:
     support: full
-    description: Before and after of the task's identity, status and both metadata files.
+    description:
+      - Before and after of the task's identity, status, container state and both metadata files;
+        with O(state=running) also the hash of the container's options.
   idempotent:
     support: full
     description: A second run with the same options reports no change.
