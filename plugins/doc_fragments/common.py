@@ -53,7 +53,7 @@ attributes:
     support: full
     description:
       - Before and after of the task's identity, status, container state and both metadata files;
-        with O(state=running) also the hash of the container's options.
+        with C(state=running) also the hash of the container's options.
   idempotent:
     support: full
     description: A second run with the same options reports no change.
