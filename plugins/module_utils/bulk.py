@@ -7,7 +7,7 @@
 from __future__ import annotations
 
 from ansible_collections.terok.lifecycle.plugins.module_utils.errors import TerokError
-from ansible_collections.terok.lifecycle.plugins.module_utils.lifecycle import converge
+from ansible_collections.terok.lifecycle.plugins.module_utils.lifecycle import converge, find_task
 from ansible_collections.terok.lifecycle.plugins.module_utils.spec import Spec
 from ansible_collections.terok.lifecycle.plugins.module_utils.store import ProjectTasks
 from ansible_collections.terok.lifecycle.plugins.module_utils.task_ops import sweep_incomplete
@@ -46,13 +46,14 @@ class BulkResult(object):
         self.changed = False
 
 
-def converge_many(runtime, specs, exclusive=False):
+def converge_many(runtime, specs, exclusive=False, result=None):
     """Converge ``specs`` project by project (sorted, one lock each, tasks read once).
 
     With ``exclusive`` the collection-managed tasks of each listed project that no spec
-    names are archived. Results come back in the order of ``specs``.
+    names are archived. Results come back in the order of ``specs``; pass ``result`` to
+    keep what was done when a later item fails.
     """
-    result = BulkResult(len(specs))
+    result = result or BulkResult(len(specs))
     by_project = {}
     for index, spec in enumerate(specs):
         by_project.setdefault(spec.project, []).append(index)
@@ -63,6 +64,7 @@ def converge_many(runtime, specs, exclusive=False):
         )
         with runtime.lock(project, may_create):
             tasks = ProjectTasks(runtime.layout, project).load()
+            _check_distinct(tasks, specs, indexes)
             if not runtime.check_mode:
                 sweep_incomplete(runtime, tasks)
             kept = set()
@@ -77,6 +79,25 @@ def converge_many(runtime, specs, exclusive=False):
             if exclusive:
                 _archive_unlisted(runtime, tasks, kept, result)
     return result
+
+
+def _check_distinct(tasks, specs, indexes):
+    """Every item finds its task (or none) before any is converged; no task is named twice."""
+    seen = {}
+    for index in indexes:
+        try:
+            task = find_task(tasks, specs[index])
+        except TerokError as exc:
+            raise TerokError("tasks[%d]: %s" % (index, exc.msg), option="tasks[%d]" % index)
+        if task is None:
+            continue
+        if task.task_id in seen:
+            raise TerokError(
+                "tasks[%d] and tasks[%d] both name task %s of project %s (one by id, one by name); "
+                "give each task once" % (seen[task.task_id], index, task.task_id, task.project),
+                option="tasks[%d]" % index,
+            )
+        seen[task.task_id] = index
 
 
 def _header(spec, view):

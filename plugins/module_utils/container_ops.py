@@ -97,6 +97,7 @@ def _create(runtime, task, spec, name):
         shutil.rmtree(directory, ignore_errors=True)
     if rc != 0:
         detail = (err or out).strip()
+        runtime.podman.run("rm", "--force", "--ignore", "--", name)  # what a failed run may have made
         image_rc, _out, _err = runtime.podman.run("image", "exists", spec.container.image)
         if image_rc == 1:
             raise PodmanError(
@@ -108,6 +109,7 @@ def _create(runtime, task, spec, name):
             "podman run of image %s for task %s failed (rc=%s): %s"
             % (spec.container.image, task.task_id, rc, detail[-2000:])
         )
+    runtime.changed = True
     runtime.note_container(name, "running", {SPEC_LABEL: spec.container.digest()})
 
 
@@ -124,6 +126,7 @@ def start_container(runtime, tasks, task, spec, action, name):
     since = _since(runtime)
     try:
         if action == "recreate":
+            capture_logs(runtime, task, [name])  # the old container's log would go with it
             runtime.podman.remove([name])
             runtime.note_container(name, None)
             _create(runtime, task, spec, name)
@@ -131,9 +134,11 @@ def start_container(runtime, tasks, task, spec, action, name):
             _create(runtime, task, spec, name)
         elif action == "start":
             runtime.podman.start(name)
+            runtime.changed = True
             runtime.note_container(name, "running")
         elif action == "unpause":
             runtime.podman.check("unpause", name)
+            runtime.changed = True
             runtime.note_container(name, "running")
     except TerokError:
         # the podman action failed: the last run's readiness and exit code still hold
@@ -187,5 +192,6 @@ def stop_containers(runtime, task, names, timeout):
     """Stop ``names`` with ``podman stop --time``, then capture the task's log."""
     for name in names:
         runtime.podman.stop(name, timeout)
+        runtime.changed = True
         runtime.note_container(name, "exited")
     capture_logs(runtime, task, names)

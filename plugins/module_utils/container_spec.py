@@ -102,7 +102,7 @@ class ContainerSpec(object):
             if value is None:
                 continue
             # the value is never echoed: it may be a secret
-            if "\n" in str(value) or "\x00" in str(value):
+            if "\n" in str(value) or "\r" in str(value) or "\x00" in str(value):
                 raise TerokError("%s value of %s must not contain NUL or line breaks" % (opt("env"), key), opt("env"))
             env[str(key)] = str(value)
         volumes = [_check_volume(entry, opt("volumes")) for entry in params.get("volumes") or []]

@@ -54,6 +54,12 @@ def find_task(tasks, spec):
         task = matches[0] if matches else None
     if task is not None and task.error:
         raise TerokError("task %s of project %s is unreadable: %s" % (task.task_id, task.project, task.error))
+    if task is not None and task.meta.get("deleting") and spec.state not in ("absent", "archived"):
+        raise TerokError(
+            "task %s of project %s is being deleted (deleting: true in its metadata): finish with "
+            "state=absent or state=archived before using it again" % (task.task_id, task.project),
+            option="state",
+        )
     return task
 
 

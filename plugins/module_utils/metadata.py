@@ -22,6 +22,15 @@ try:
     YAML_IMPORT_ERROR = None
     _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
     _Dumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
+
+    class _NoAliasLoader(yaml.SafeLoader):  # pylint: disable=too-many-ancestors
+        """For files an agent writes: no aliases, so no exponential 'billion laughs' document."""
+
+        def compose_node(self, parent, index):
+            if self.check_event(yaml.events.AliasEvent):
+                raise yaml.YAMLError("YAML aliases are not accepted here")
+            return super(_NoAliasLoader, self).compose_node(parent, index)
+
 except ImportError:
     HAS_YAML = False
     YAML_IMPORT_ERROR = traceback.format_exc()
@@ -32,9 +41,9 @@ MANAGED_KEY = "managed_by"
 MAX_BYTES = 1024 * 1024
 
 
-def load_yaml(data):
-    """Parse YAML text or bytes with the safe loader."""
-    return yaml.load(data, Loader=_Loader)
+def load_yaml(data, untrusted=False):
+    """Parse YAML text or bytes with the safe loader (``untrusted``: and no aliases)."""
+    return yaml.load(data, Loader=_NoAliasLoader if untrusted else _Loader)
 
 
 def dump_yaml(data):
@@ -90,16 +99,17 @@ def read_dossier(path):
     return value
 
 
-def read_meta(path):
+def read_meta(path, untrusted=False):
     """The ``_meta.yml`` mapping, or None when the file is missing; raise on a malformed one.
 
-    An empty file reads as an empty mapping, as terok reads it.
+    An empty file reads as an empty mapping, as terok reads it. ``untrusted`` for files that
+    an agent writes (no YAML aliases).
     """
     data = _read(path)
     if data is None:
         return None
     try:
-        value = load_yaml(data)
+        value = load_yaml(data, untrusted)
     except yaml.YAMLError as exc:
         raise TerokError("%s is not valid YAML: %s" % (path, str(exc).replace("\n", " ")))
     if value is None:

@@ -88,10 +88,13 @@ def make_runtime(module):
 
 
 def fail(module, runtime, exc, **result):
-    """Fail the module with a TerokError's message, keeping warnings gathered so far."""
-    for warning in runtime.warnings if runtime else ():
+    """Fail the module with a TerokError's message, keeping warnings gathered so far.
+
+    ``changed`` says whether the run changed anything before it failed.
+    """
+    for warning in runtime.warnings:
         module.warn(warning)
-    module.fail_json(msg=exc.msg, **result)
+    module.fail_json(msg=exc.msg, changed=runtime.changed, **result)
 
 
 def finish(module, runtime, **result):

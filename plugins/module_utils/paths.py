@@ -104,10 +104,10 @@ class Layout(object):
         elif euid == 0:
             base = SYSTEM_ROOT
         else:
-            data_home = environ.get("XDG_DATA_HOME") or os.path.join(
-                environ.get("HOME") or os.path.expanduser("~"), ".local", "share"
-            )
-            base = os.path.join(_absolute(data_home, "XDG_DATA_HOME"), "terok")
+            data_home = environ.get("XDG_DATA_HOME")
+            if not data_home or not os.path.isabs(data_home):  # the XDG spec ignores a relative one
+                data_home = os.path.join(environ.get("HOME") or os.path.expanduser("~"), ".local", "share")
+            base = os.path.join(_absolute(data_home, "the data home"), "terok")
         state_dir = None
         if environ.get("TEROK_STATE_DIR"):
             state_dir = _absolute(environ["TEROK_STATE_DIR"], "TEROK_STATE_DIR")

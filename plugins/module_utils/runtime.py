@@ -12,6 +12,9 @@ from ansible_collections.terok.lifecycle.plugins.module_utils.locking import Pro
 from ansible_collections.terok.lifecycle.plugins.module_utils.podman import Container, PodmanError
 
 
+UNKNOWN_STATES = "container states are unknown"
+
+
 class Runtime(object):
     """Shared by all specs of one module run: layout, podman, check mode, warnings.
 
@@ -25,6 +28,8 @@ class Runtime(object):
         self.check_mode = check_mode
         self.lock_timeout = lock_timeout
         self.warnings = []
+        # whether this run changed anything yet: a failure after a change still reports it
+        self.changed = False
         self._containers = None
         self.listing_ok = False
 
@@ -41,10 +46,11 @@ class Runtime(object):
             try:
                 self._containers = self.podman.list_containers()
                 self.listing_ok = True
+                self.warnings = [w for w in self.warnings if not w.startswith(UNKNOWN_STATES)]
             except PodmanError as exc:
                 if required:
                     raise
-                self.warn("container states are unknown: %s" % exc.msg)
+                self.warn("%s: %s" % (UNKNOWN_STATES, exc.msg))
                 self._containers = {}
         return self._containers
 

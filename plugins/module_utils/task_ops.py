@@ -86,6 +86,7 @@ def create_task(runtime, tasks, name):
                 pass
         detail = exc.msg if isinstance(exc, TerokError) else "%s: %s" % (getattr(exc, "filename", ""), exc.strerror)
         raise TerokError("cannot create task %r in project %s: %s" % (name, project, detail))
+    runtime.changed = True
     return tasks.add(Task(project, task_id, dossier, meta))
 
 
@@ -115,12 +116,29 @@ def _is_skeleton(task_dir):
     return True
 
 
+def _as_created(meta):
+    """Whether ``meta`` is still exactly what create_task writes: the task never ran."""
+    return meta.get("mode") is None and not set(meta) - {"mode", "workspace", "web_port", "created_at", MANAGED_KEY}
+
+
 def sweep_incomplete(runtime, tasks):
     """Remove what a create killed before its dossier left: skeleton task directories without
-    metadata, and collection-made ``_meta.yml`` files without a dossier. Call under the lock."""
+    metadata, and collection-made ``_meta.yml`` files without a dossier. Call under the lock.
+
+    Only what the create itself writes goes; a task that has more (it ran, or its workspace
+    holds work) and lost its dossier is left alone with a warning.
+    """
     layout, project = runtime.layout, tasks.project
     for task_id in sorted(tasks.incomplete):
-        for path in (layout.meta_path(project, task_id), layout.task_dir(project, task_id)):
+        task = tasks.read(task_id)
+        task_dir = layout.task_dir(project, task_id)
+        if task is None or not _as_created(task.meta) or (os.path.lexists(task_dir) and not _is_skeleton(task_dir)):
+            runtime.warn(
+                "task %s of project %s has a _meta.yml but no dossier, and holds more than a new task; "
+                "left as it is" % (task_id, project)
+            )
+            continue
+        for path in (layout.meta_path(project, task_id), task_dir):
             try:
                 remove_tree(path)
             except OSError:
@@ -156,6 +174,7 @@ def update_meta(runtime, tasks, task, changes=None, drop=()):
         write_meta(path, meta)
     except OSError as exc:
         raise TerokError("cannot write %s: %s" % (path, exc.strerror or exc))
+    runtime.changed = True
     return tasks.add(Task(task.project, task.task_id, task.dossier, meta))
 
 
@@ -165,6 +184,7 @@ def rename_task(runtime, tasks, task, name):
         write_dossier(path, task.project, task.task_id, name, existing=task.dossier)
     except OSError as exc:
         raise TerokError("cannot rename task %s: %s: %s" % (task.task_id, path, exc.strerror))
+    runtime.changed = True
     return tasks.refresh(task.task_id)
 
 
@@ -228,6 +248,7 @@ def remove_task(runtime, tasks, task, archive=True, require_archive=False):
                     raise TerokError("%s; nothing was removed" % exc.msg)
                 runtime.warn(exc.msg)
     _mark_deleting(runtime, task)
+    runtime.changed = True
     try:
         # without a listing, ask podman to remove every mode's container; it ignores missing ones
         runtime.podman.remove(present if runtime.listing_ok else names)
@@ -236,7 +257,10 @@ def remove_task(runtime, tasks, task, archive=True, require_archive=False):
     try:
         remove_tree(layout.task_dir(task.project, task.task_id))
     except (OSError, TerokError) as exc:
-        runtime.warn("workspace removal failed: %s" % exc)
+        # keep the metadata (marked deleting): the task stays listed and a rerun retries
+        runtime.warn("workspace removal failed, the task is kept as deleting for a rerun: %s" % exc)
+        tasks.refresh(task.task_id)
+        return entry
     for path in (layout.dossier_path(task.project, task.task_id), layout.meta_path(task.project, task.task_id)):
         try:
             remove_file(path)

@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import datetime
 import os
 
 from ansible_collections.terok.lifecycle.plugins.module_utils.errors import TerokError
@@ -50,10 +51,23 @@ def read_work_status(path):
     if not os.path.isfile(path) or os.path.islink(path):
         return None
     try:
-        value = read_meta(path)
+        value = read_meta(path, untrusted=True)
     except TerokError:
         return None
-    return value if isinstance(value, dict) else None
+    return plain(value) if isinstance(value, dict) else None
+
+
+def plain(value):
+    """``value`` with what YAML may hold but a module result may not (dates, sets...) as text."""
+    if isinstance(value, dict):
+        return dict((str(key), plain(item)) for key, item in value.items())
+    if isinstance(value, (list, tuple)):
+        return [plain(item) for item in value]
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    if isinstance(value, (datetime.date, datetime.datetime)):
+        return value.isoformat()
+    return str(value)
 
 
 def task_view(layout, task, containers, archive_path=None, work_status=True):
@@ -104,6 +118,6 @@ def diff_state(task, view):
         "name": task.name,
         "status": view["status"],
         "container_state": view["container_state"],
-        "dossier": dict(task.dossier),
-        "meta": dict(task.meta),
+        "dossier": plain(task.dossier),
+        "meta": plain(task.meta),
     }

@@ -19,9 +19,10 @@ description:
     several tasks of the project carry O(name) the module fails and lists their ids.
   - Giving O(task_id) and a O(name) that differs from the task's name renames the task.
   - With O(state=running) the task's container C(<project>-<mode>-<task_id>) runs from O(image), with the
-    workspace at C(/workspace) and the init script (C(files/init-ssh-and-repo.sh) of this collection, or the
-    image's own) run first, which clones O(code_repo) into a new task's workspace and keeps the work of a
-    restarted one. The container is labelled with the task and a hash of its options.
+    workspace at C(/workspace) and the init script (the image's C(/usr/local/bin/init-ssh-and-repo.sh), which
+    role C(terok.lifecycle.terok_host) puts there from this collection's C(files/), or O(init_script)) run
+    first, which clones O(code_repo) into a new task's workspace and keeps the work of a restarted one.
+    The container is labelled with the task and a hash of its options.
   - Runs hold a per-project lock from reading the tasks to writing them, so concurrent runs on one host
     never create two tasks for one name or lose an update.
 author:
@@ -42,7 +43,7 @@ options:
   task_id:
     description:
       - The task's id, 5 characters such as C(k7m2q). Ids are drawn by the module when it creates a task;
-        a O(task_id) that does not exist is an error with O(state=present).
+        a O(task_id) that does not exist is an error with O(state=present), V(running) and V(stopped).
     type: str
   state:
     description:
@@ -251,7 +252,7 @@ RETURN = r"""
 task:
   description:
     - The task after the run. For a task that is gone, only RV(task.task_id), RV(task.name), RV(task.project),
-      RV(task.status) (V(absent)) and RV(task.archive_path) are set.
+      RV(task.status) (V(absent)), RV(task.archive_path) and RV(task.managed) (V(false)) are set.
     - In check mode, a task that would be created has no RV(task.task_id) and no RV(task.workspace) yet.
   returned: success
   type: dict

@@ -162,7 +162,8 @@ tasks:
   description:
     - One result per item of O(tasks), in the same order, shaped as RV(terok.lifecycle.terok_task#module:task)
       with a key C(changed) more.
-  returned: success
+    - When the call fails at an item, the items converged before it are returned and the others are null.
+  returned: always
   type: list
   elements: dict
   contains:
@@ -219,11 +220,14 @@ removed:
   returned: success
   type: list
   elements: dict
+  sample:
+    - {task_id: k7m2q, name: old-spike, project: demo, status: absent, changed: true,
+       archive_path: /var/lib/terok/archive/demo/tasks/20261128T091502118470Z_k7m2q_old-spike}
 """
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.terok.lifecycle.plugins.module_utils.bulk import converge_many, specs_from_items
+from ansible_collections.terok.lifecycle.plugins.module_utils.bulk import BulkResult, converge_many, specs_from_items
 from ansible_collections.terok.lifecycle.plugins.module_utils.errors import TerokError
 from ansible_collections.terok.lifecycle.plugins.module_utils.module_support import (
     common_argument_spec,
@@ -248,11 +252,13 @@ def main():
     )
     module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
     runtime = make_runtime(module)
+    result = BulkResult(len(module.params["tasks"]))
     try:
         specs = specs_from_items(module.params["tasks"], module.params)
-        result = converge_many(runtime, specs, exclusive=module.params["exclusive"])
+        converge_many(runtime, specs, exclusive=module.params["exclusive"], result=result)
     except TerokError as exc:
-        fail(module, runtime, exc)
+        # what was done before the failure: the items converged so far (null for the others)
+        fail(module, runtime, exc, tasks=result.tasks, removed=result.removed)
     output = {"changed": result.changed, "tasks": result.tasks, "removed": result.removed}
     if module._diff:
         output["diff"] = [diff for diff in result.diffs if diff and diff.get("before") != diff.get("after")]

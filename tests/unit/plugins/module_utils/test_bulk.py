@@ -343,7 +343,7 @@ def test_tasks_are_read_once_per_project_under_its_lock(make_runtime, write_mana
             item("alpha", name="one"),
             item("beta", name="two"),
             item("alpha", name="new", state="stopped"),
-            item("beta", task_id="h3abc", name="renamed"),
+            item("beta", name="other"),
             item("alpha", name="one-more"),
             item("beta", name="gone", state="absent"),
         ),
@@ -664,3 +664,17 @@ def test_check_mode_on_a_fresh_root_creates_nothing(make_runtime, root, tmp_path
     assert tree_snapshot(str(tmp_path)) == before
     assert not os.path.exists(root)
     assert runner.mutating_calls() == []
+
+
+def test_one_task_named_by_id_and_by_name_fails_before_anything(make_runtime, write_managed, layout, tree_snapshot, root):
+    write_managed("demo", "k7m2q", "one")
+    runtime, runner = make_runtime()
+    before = tree_snapshot(root)
+    with pytest.raises(TerokError) as err:
+        converge_many(runtime, specs(item(name="new"), item(name="one"), item(task_id="k7m2q", state="absent")))
+    assert "tasks[1] and tasks[2]" in err.value.msg
+    assert err.value.option == "tasks[2]"
+    after = tree_snapshot(root)
+    after.pop("core/projects/demo/tasks/.terok-lifecycle.lock", None)  # the lock is bookkeeping
+    assert after == before
+    assert [sub for sub in runner.subcommands() if sub != "ps"] == []

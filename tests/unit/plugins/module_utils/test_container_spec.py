@@ -69,6 +69,7 @@ def test_unset_init_options_are_left_out():
         ({"env": {"CODE_REPO": "x"}}, "env"),
         ({"env": {"REPO_ROOT": "/elsewhere"}}, "env"),
         ({"env": {"OK": "line\nbreak"}}, "env"),
+        ({"env": {"OK": "carriage\rreturn"}}, "env"),
         ({"volumes": ["/only-one-part"]}, "volumes"),
         ({"volumes": ["relative:/x"]}, "volumes"),
         ({"volumes": ["/h:relative"]}, "volumes"),

@@ -97,10 +97,17 @@ def test_fail_passes_warnings_and_message(tmp_path):
     runtime.warn("first")
     with pytest.raises(Failed) as err:
         fail(module, runtime, TerokError("project 'X' is bad", option="project"), extra=1)
-    assert err.value.args[0] == {"msg": "project 'X' is bad", "extra": 1}
+    assert err.value.args[0] == {"msg": "project 'X' is bad", "changed": False, "extra": 1}
     assert module.warned == ["first"]
-    with pytest.raises(Failed):
-        fail(FakeModule(), None, TerokError("early"))
+
+
+def test_fail_reports_a_change_made_before_the_failure(tmp_path):
+    module = FakeModule(root=str(tmp_path))
+    runtime = make_runtime(module)
+    runtime.changed = True
+    with pytest.raises(Failed) as err:
+        fail(module, runtime, TerokError("podman run failed"))
+    assert err.value.args[0]["changed"] is True
 
 
 def test_finish_passes_warnings_and_result(tmp_path):

@@ -263,3 +263,8 @@ def test_project_paths_refuse_bad_components(method, project):
 def test_task_paths_refuse_bad_components(method, task_id):
     with pytest.raises(TerokError):
         getattr(Layout("/r"), method)("demo", task_id)
+
+
+def test_a_relative_xdg_data_home_is_ignored_as_the_spec_says(home):
+    layout = resolve({"HOME": str(home), "XDG_DATA_HOME": "relative/data"})
+    assert layout.root == os.path.join(str(home), ".local", "share", "terok")

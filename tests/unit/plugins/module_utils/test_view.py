@@ -183,3 +183,13 @@ def test_diff_state_is_a_copy(layout):
     state["dossier"]["name"] = "changed"
     assert task.meta == {"mode": None}
     assert task.name == "fix-auth"
+
+
+def test_work_status_with_yaml_aliases_is_refused(layout):
+    path = write_work_status(layout, "a: &a [x, x, x]\nb: [*a, *a, *a]\nstatus: coding\n")
+    assert read_work_status(path) is None
+
+
+def test_work_status_dates_come_back_as_text(layout):
+    path = write_work_status(layout, "status: done\nupdated: 2026-11-28\n")
+    assert read_work_status(path) == {"status": "done", "updated": "2026-11-28"}
