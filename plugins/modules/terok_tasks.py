@@ -12,7 +12,7 @@ short_description: Converge many terok tasks in one call
 version_added: 0.1.0
 description:
   - Brings every task of O(tasks) to its state in one module call, as M(terok.lifecycle.terok_task) does for one,
-    but with one lock and one read of the metadata per project and one podman listing for the whole call.
+    but with one lock and one read of the metadata per project and at most one podman listing for the whole call.
     A loop of M(terok.lifecycle.terok_task) costs a module call per task; this does not.
   - Every item is validated before anything is done; a bad item fails the whole call, naming C(tasks[i]) and the
     option (for example C(tasks[3].state)), and nothing is written.
