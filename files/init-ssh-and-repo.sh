@@ -136,6 +136,9 @@ g() { GIT_TERMINAL_PROMPT=0 git -C "$REPO_ROOT" "$@"; }
 
 current_branch() { g symbolic-ref --quiet --short HEAD 2>/dev/null || true; }
 
+# the branch to work on: GIT_BRANCH, else the one checked out (empty when HEAD is detached)
+wanted_branch() { if [[ -n "$GIT_BRANCH" ]]; then printf '%s\n' "$GIT_BRANCH"; else current_branch; fi; }
+
 has_ref() { g rev-parse --quiet --verify "$1^{commit}" >/dev/null 2>&1; }
 
 has_remote() { g config --get "remote.$1.url" >/dev/null 2>&1; }
@@ -355,8 +358,8 @@ repoint_after_seed() {
         warn "could not fetch from CODE_REPO $(redact "$CODE_REPO"); keeping the state cloned from CLONE_FROM"
         return 0
     fi
-    local branch="$GIT_BRANCH"
-    [[ -n "$branch" ]] || branch="$(current_branch)"
+    local branch
+    branch="$(wanted_branch)"
     if [[ -z "$branch" ]]; then
         warn "no branch checked out; nothing to take from the new origin"
         return 0
@@ -417,10 +420,8 @@ reset_stale() {
         $fallback_ok || die 5 "fetch failed; workspace not reset (marker kept, the next start retries)"
     fi
 
-    local branch="$GIT_BRANCH"
-    if [[ -z "$branch" ]]; then
-        branch="$(current_branch)"
-    fi
+    local branch
+    branch="$(wanted_branch)"
     if [[ -z "$branch" ]]; then
         local head_ref
         head_ref="$(g symbolic-ref --quiet --short refs/remotes/origin/HEAD 2>/dev/null || true)"
@@ -504,8 +505,8 @@ setup_external() {
         warn "external remote $(redact "$EXTERNAL_REMOTE_URL") is not reachable; going on"
         return 0
     fi
-    local branch="$GIT_BRANCH"
-    [[ -n "$branch" ]] || branch="$(current_branch)"
+    local branch
+    branch="$(wanted_branch)"
     if [[ -z "$branch" ]]; then
         say "no branch checked out; cannot compare with external"
         return 0

@@ -186,7 +186,7 @@ def _spec_digest(runtime, task, spec):
         return None
     if task.task_id is None:  # check mode: a new task's container would be made from these options
         return spec.container.digest()
-    container = runtime.containers().get(container_name(task.project, spec.mode or task.mode or "cli", task.task_id))
+    container = runtime.containers().get(container_name(task.project, run_mode(task, spec), task.task_id))
     return container.labels.get(SPEC_LABEL) if container else None
 
 

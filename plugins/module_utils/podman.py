@@ -70,13 +70,6 @@ class Podman(object):
             self._path = found
         return self._path
 
-    def available(self):
-        try:
-            self.path()
-        except PodmanError:
-            return False
-        return True
-
     def run(self, *args):
         """Run ``podman args…``; return (rc, stdout, stderr)."""
         argv = [self.path()] + list(args)

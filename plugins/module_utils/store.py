@@ -102,6 +102,7 @@ class ProjectTasks(object):
         self.project = project
         self.tasks = {}
         self.taken = set()
+        self._names = None  # name -> ids, built on the first lookup by name
         self.dirs_made = False  # whether this run made sure the project's two directories exist
         # ids of creates that a kill stopped between _meta.yml and the dossier (see sweep_incomplete)
         self.incomplete = set()
@@ -114,6 +115,7 @@ class ProjectTasks(object):
         self.taken = set(ids)
         self.taken.update(entry for entry in _listdir(self.layout.tasks_root(self.project)) if is_task_id(entry))
         self.tasks = {}
+        self._names = None
         self.incomplete = set()
         for task_id in sorted(ids):
             task = self.read(task_id)
@@ -129,12 +131,9 @@ class ProjectTasks(object):
         The create writes the dossier last, so until then the task is not one; terok's own
         tasks (no ``managed_by``) and half-deleted ones (``deleting``) are never taken for it.
         """
-        return (
-            not task.error
-            and task.managed
-            and not task.meta.get("deleting")
-            and not os.path.lexists(self.layout.dossier_path(self.project, task.task_id))
-        )
+        if task.dossier or os.path.lexists(self.layout.dossier_path(self.project, task.task_id)):
+            return False  # the common case, decided without parsing the _meta.yml
+        return not task.error and task.managed and not task.meta.get("deleting")
 
     def read(self, task_id):
         """Read one task's dossier (its ``_meta.yml`` when needed); None when it has neither file.
@@ -151,22 +150,30 @@ class ProjectTasks(object):
         return Task(self.project, task_id, dossier, meta_path=meta_path)
 
     def by_name(self, name):
-        return [task for task in self.tasks.values() if task.name == name]
+        if self._names is None:
+            self._names = {}
+            for task in self.tasks.values():
+                self._names.setdefault(task.name, set()).add(task.task_id)
+        return [self.tasks[task_id] for task_id in sorted(self._names.get(name, ()))]
+
+    def _put(self, task_id, task):
+        """Replace (or with None drop) one task, keeping the name index right."""
+        old = self.tasks.pop(task_id, None)
+        if self._names is not None and old is not None:
+            self._names.get(old.name, set()).discard(task_id)
+        if task is not None:
+            self.tasks[task_id] = task
+            self.taken.add(task_id)
+            if self._names is not None:
+                self._names.setdefault(task.name, set()).add(task_id)
+        return task
 
     def add(self, task):
         """Record a task this run wrote (no need to read back what was just written)."""
-        self.tasks[task.task_id] = task
-        self.taken.add(task.task_id)
-        return task
+        return self._put(task.task_id, task)
 
     def refresh(self, task_id):
-        task = self.read(task_id)
-        if task is None:
-            self.tasks.pop(task_id, None)
-        else:
-            self.tasks[task_id] = task
-            self.taken.add(task_id)
-        return task
+        return self._put(task_id, self.read(task_id))
 
 
 def list_projects(layout):

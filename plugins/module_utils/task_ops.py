@@ -181,11 +181,11 @@ def update_meta(runtime, tasks, task, changes=None, drop=()):
 def rename_task(runtime, tasks, task, name):
     path = runtime.layout.dossier_path(task.project, task.task_id)
     try:
-        write_dossier(path, task.project, task.task_id, name, existing=task.dossier)
+        dossier = write_dossier(path, task.project, task.task_id, name, existing=task.dossier)
     except OSError as exc:
         raise TerokError("cannot rename task %s: %s: %s" % (task.task_id, path, exc.strerror))
     runtime.changed = True
-    return tasks.refresh(task.task_id)
+    return tasks.add(Task(task.project, task.task_id, dossier, task.meta))
 
 
 def capture_logs(runtime, task, present):

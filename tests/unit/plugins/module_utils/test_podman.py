@@ -157,7 +157,6 @@ def test_check_returns_stdout_and_run_counts_calls(exe):
 def test_missing_executable_raises_naming_it():
     runner = Recorder()
     podman = Podman(MISSING, runner)
-    assert not podman.available()
     with pytest.raises(PodmanError) as err:
         podman.list_containers()
     assert MISSING in err.value.msg
@@ -169,12 +168,13 @@ def test_executable_that_is_not_executable_is_missing(tmp_path):
     path = tmp_path / "podman"
     path.write_text("#!/bin/sh\n")
     path.chmod(0o644)
-    assert not Podman(str(path), Recorder()).available()
+    with pytest.raises(PodmanError) as err:
+        Podman(str(path), Recorder()).path()
+    assert err.value.option == "executable"
 
 
 def test_executable_by_full_path(exe):
     podman = Podman(exe, Recorder())
-    assert podman.available()
     assert podman.path() == exe
 
 

@@ -9,6 +9,7 @@ import os
 
 import pytest
 
+from ansible_collections.terok.lifecycle.plugins.module_utils import store
 from ansible_collections.terok.lifecycle.plugins.module_utils.errors import TerokError
 from ansible_collections.terok.lifecycle.plugins.module_utils.metadata import MANAGED_BY, MANAGED_KEY
 from ansible_collections.terok.lifecycle.plugins.module_utils.store import ProjectTasks, Task, list_projects
@@ -186,3 +187,34 @@ def test_list_projects(layout):
 
 def test_list_projects_without_a_state_dir(layout):
     assert list_projects(layout) == []
+
+
+def test_finding_a_task_by_name_parses_no_meta_file(layout, monkeypatch):
+    for index, task_id in enumerate(["g1aaa", "h2bbb", "j3ccc"]):
+        meta_dir = layout.meta_dir("demo")
+        os.makedirs(meta_dir, exist_ok=True)
+        with open(layout.dossier_path("demo", task_id), "w") as handle:
+            handle.write('{"project": "demo", "task": "%s", "name": "t%d"}\n' % (task_id, index))
+        with open(layout.meta_path("demo", task_id), "w") as handle:
+            handle.write("mode: cli\n")
+    parsed = []
+    real_read_meta = store.read_meta
+    monkeypatch.setattr(store, "read_meta", lambda path: parsed.append(path) or real_read_meta(path))
+    tasks = ProjectTasks(layout, "demo").load()
+    assert [task.task_id for task in tasks.by_name("t1")] == ["h2bbb"]
+    assert parsed == []
+    assert tasks.by_name("t1")[0].mode == "cli"
+    assert parsed == [layout.meta_path("demo", "h2bbb")]
+
+
+def test_the_name_index_follows_adds_renames_and_removals(layout):
+    tasks = ProjectTasks(layout, "demo").load()
+    assert tasks.by_name("a") == []
+    tasks.add(Task("demo", "g1aaa", {"name": "a"}, {}))
+    assert [task.task_id for task in tasks.by_name("a")] == ["g1aaa"]
+    tasks.add(Task("demo", "g1aaa", {"name": "b"}, {}))
+    assert tasks.by_name("a") == []
+    assert [task.task_id for task in tasks.by_name("b")] == ["g1aaa"]
+    tasks.refresh("g1aaa")  # not on disk: dropped
+    assert tasks.by_name("b") == []
+    assert "g1aaa" not in tasks.tasks
