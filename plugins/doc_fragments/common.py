@@ -46,6 +46,14 @@ notes:
     # Attributes of the modules that change tasks.
     ATTRIBUTES = r"""
 attributes:
+  action_group:
+    support: full
+    membership:
+      - terok.lifecycle.terok
+    description:
+      - The module belongs to the action group C(terok.lifecycle.terok) with every other module of the collection.
+      - Set options that all of them share, such as C(root), C(executable) and C(lock_timeout), once for a play
+        or a block with C(module_defaults) and the key C(group/terok.lifecycle.terok).
   check_mode:
     support: full
     description: Nothing is written and no podman command that changes anything runs; the result says what would change.
@@ -62,6 +70,14 @@ attributes:
     # Attributes of the read-only modules.
     INFO_ATTRIBUTES = r"""
 attributes:
+  action_group:
+    support: full
+    membership:
+      - terok.lifecycle.terok
+    description:
+      - The module belongs to the action group C(terok.lifecycle.terok) with every other module of the collection.
+      - Set options that all of them share, such as C(root), C(executable) and C(lock_timeout), once for a play
+        or a block with C(module_defaults) and the key C(group/terok.lifecycle.terok).
   check_mode:
     support: full
     description: The module reads only, so it runs the same in check mode.
