@@ -33,25 +33,26 @@ def main():
 
     sys.path.insert(0, args.collections)
     t0 = time.perf_counter()
-    from ansible_collections.terok.lifecycle.plugins.module_utils.bulk import converge_many
-    from ansible_collections.terok.lifecycle.plugins.module_utils.paths import Layout
-    from ansible_collections.terok.lifecycle.plugins.module_utils.podman import Podman
-    from ansible_collections.terok.lifecycle.plugins.module_utils.runtime import Runtime
-    from ansible_collections.terok.lifecycle.plugins.module_utils.spec import Spec
+    from ansible_collections.terok.lifecycle.plugins.module_utils._converge import converge_many
+    from ansible_collections.terok.lifecycle.plugins.module_utils._paths import Layout
+    from ansible_collections.terok.lifecycle.plugins.module_utils._podman import CommandRunner, Podman
+    from ansible_collections.terok.lifecycle.plugins.module_utils._run_context import RunContext
+    from ansible_collections.terok.lifecycle.plugins.module_utils._spec import Spec
 
     t1 = time.perf_counter()
 
-    def fake_runner(argv):
-        if argv[1:2] == ["ps"]:
-            return 0, "[]", ""
-        return 1, "", "bench: fake podman runs only ps"
+    class FakeRunner(CommandRunner):
+        def run(self, argv):
+            if argv[1:2] == ["ps"]:
+                return 0, "[]", ""
+            return 1, "", "bench: fake podman runs only ps"
 
     specs = [
         Spec("%s-p%02d" % (args.prefix, i % args.projects), name="t%04d" % i) for i in range(args.tasks)
     ]
 
     def run():
-        runtime = Runtime(Layout(args.root), Podman(runner=fake_runner))
+        runtime = RunContext(Layout(args.root), Podman(runner=FakeRunner()))
         start = time.perf_counter()
         result = converge_many(runtime, specs)
         return time.perf_counter() - start, result, runtime

@@ -321,16 +321,13 @@ task:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.terok.lifecycle.plugins.module_utils.errors import TerokError
-from ansible_collections.terok.lifecycle.plugins.module_utils.lifecycle import converge_one
-from ansible_collections.terok.lifecycle.plugins.module_utils.module_support import (
+from ansible_collections.terok.lifecycle.plugins.module_utils._converge import converge_one
+from ansible_collections.terok.lifecycle.plugins.module_utils._module_support import (
     common_argument_spec,
-    fail,
-    finish,
-    make_runtime,
+    run_module,
     task_argument_spec,
 )
-from ansible_collections.terok.lifecycle.plugins.module_utils.spec import Spec
+from ansible_collections.terok.lifecycle.plugins.module_utils._spec import Spec
 
 
 def main():
@@ -342,16 +339,15 @@ def main():
         required_if=[("state", "running", ["image"])],
         supports_check_mode=True,
     )
-    runtime = make_runtime(module)
-    try:
-        spec = Spec.from_params(module.params)
-        outcome = converge_one(runtime, spec)
-    except TerokError as exc:
-        fail(module, runtime, exc)
-    result = {"changed": outcome.changed, "task": outcome.task}
-    if module._diff:
-        result["diff"] = outcome.diff
-    finish(module, runtime, **result)
+
+    def converge(context, partial):
+        outcome = converge_one(context, Spec.from_params(module.params))
+        result = {"changed": outcome.changed, "task": outcome.task}
+        if module._diff:
+            result["diff"] = outcome.diff
+        return result
+
+    run_module(module, converge)
 
 
 if __name__ == "__main__":

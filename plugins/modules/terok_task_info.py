@@ -190,15 +190,9 @@ paths:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.terok.lifecycle.plugins.module_utils.errors import TerokError
-from ansible_collections.terok.lifecycle.plugins.module_utils.listing import Query, list_tasks
-from ansible_collections.terok.lifecycle.plugins.module_utils.module_support import (
-    common_argument_spec,
-    fail,
-    finish,
-    make_runtime,
-)
-from ansible_collections.terok.lifecycle.plugins.module_utils.status import STATUSES
+from ansible_collections.terok.lifecycle.plugins.module_utils._module_support import common_argument_spec, run_module
+from ansible_collections.terok.lifecycle.plugins.module_utils._query import Query, list_tasks
+from ansible_collections.terok.lifecycle.plugins.module_utils._status import STATUSES
 
 
 def main():
@@ -211,16 +205,16 @@ def main():
         include_archived={"type": "bool", "default": False},
     )
     module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
-    runtime = make_runtime(module)
-    try:
-        query = Query.from_params(module.params)
-        tasks, archived = list_tasks(runtime, query)
-    except TerokError as exc:
-        fail(module, runtime, exc)
-    result = {"changed": False, "tasks": tasks, "paths": runtime.layout.as_dict()}
-    if query.include_archived:
-        result["archived"] = archived
-    finish(module, runtime, **result)
+
+    def query(context, partial):
+        wanted = Query.from_params(module.params)
+        tasks, archived = list_tasks(context, wanted)
+        result = {"changed": False, "tasks": tasks, "paths": context.layout.as_dict()}
+        if wanted.include_archived:
+            result["archived"] = archived
+        return result
+
+    run_module(module, query)
 
 
 if __name__ == "__main__":

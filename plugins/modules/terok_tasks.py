@@ -227,15 +227,13 @@ removed:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.terok.lifecycle.plugins.module_utils.bulk import BulkResult, converge_many, specs_from_items
-from ansible_collections.terok.lifecycle.plugins.module_utils.errors import TerokError
-from ansible_collections.terok.lifecycle.plugins.module_utils.module_support import (
+from ansible_collections.terok.lifecycle.plugins.module_utils._converge import Results, converge_many
+from ansible_collections.terok.lifecycle.plugins.module_utils._module_support import (
     common_argument_spec,
-    fail,
-    finish,
-    make_runtime,
+    run_module,
     task_argument_spec,
 )
+from ansible_collections.terok.lifecycle.plugins.module_utils._spec import specs_from_items
 
 
 def main():
@@ -251,18 +249,19 @@ def main():
         exclusive={"type": "bool", "default": False},
     )
     module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
-    runtime = make_runtime(module)
-    result = BulkResult(len(module.params["tasks"]))
-    try:
+
+    def converge(context, partial):
+        # what a failure returns: the items converged so far, null for the others
+        results = Results(len(module.params["tasks"]))
+        partial.update(tasks=results.tasks, removed=results.removed)
         specs = specs_from_items(module.params["tasks"], module.params)
-        converge_many(runtime, specs, exclusive=module.params["exclusive"], result=result)
-    except TerokError as exc:
-        # what was done before the failure: the items converged so far (null for the others)
-        fail(module, runtime, exc, tasks=result.tasks, removed=result.removed)
-    output = {"changed": result.changed, "tasks": result.tasks, "removed": result.removed}
-    if module._diff:
-        output["diff"] = [diff for diff in result.diffs if diff and diff.get("before") != diff.get("after")]
-    finish(module, runtime, **output)
+        converge_many(context, specs, exclusive=module.params["exclusive"], results=results)
+        output = {"changed": results.changed, "tasks": results.tasks, "removed": results.removed}
+        if module._diff:
+            output["diff"] = [diff for diff in results.diffs if diff and diff.get("before") != diff.get("after")]
+        return output
+
+    run_module(module, converge)
 
 
 if __name__ == "__main__":

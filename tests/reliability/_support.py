@@ -51,19 +51,16 @@ if COLLECTIONS not in sys.path:
     sys.path.insert(0, COLLECTIONS)
 
 # pylint: disable=wrong-import-position
-from ansible_collections.terok.lifecycle.plugins.module_utils import listing  # noqa: E402
-from ansible_collections.terok.lifecycle.plugins.module_utils.bulk import (  # noqa: E402 pylint: disable=unused-import
-    converge_many,
-    specs_from_items,
-)
-from ansible_collections.terok.lifecycle.plugins.module_utils.errors import TerokError  # noqa: E402
-from ansible_collections.terok.lifecycle.plugins.module_utils.lifecycle import converge_one  # noqa: E402
-from ansible_collections.terok.lifecycle.plugins.module_utils.metadata import load_yaml  # noqa: E402
-from ansible_collections.terok.lifecycle.plugins.module_utils.paths import Layout  # noqa: E402
-from ansible_collections.terok.lifecycle.plugins.module_utils.podman import Podman  # noqa: E402
-from ansible_collections.terok.lifecycle.plugins.module_utils.runtime import Runtime  # noqa: E402
-from ansible_collections.terok.lifecycle.plugins.module_utils.spec import Spec  # noqa: E402
-from ansible_collections.terok.lifecycle.plugins.module_utils.task_ops import MARKER, MARKER_TEXT, README_TEXT  # noqa: E402
+from ansible_collections.terok.lifecycle.plugins.module_utils import _query  # noqa: E402
+from ansible_collections.terok.lifecycle.plugins.module_utils._converge import converge_many  # noqa: E402 pylint: disable=unused-import
+from ansible_collections.terok.lifecycle.plugins.module_utils._errors import TerokError  # noqa: E402
+from ansible_collections.terok.lifecycle.plugins.module_utils._converge import converge_one  # noqa: E402
+from ansible_collections.terok.lifecycle.plugins.module_utils._metadata import load_yaml  # noqa: E402
+from ansible_collections.terok.lifecycle.plugins.module_utils._paths import Layout  # noqa: E402
+from ansible_collections.terok.lifecycle.plugins.module_utils._podman import CommandRunner, Podman  # noqa: E402
+from ansible_collections.terok.lifecycle.plugins.module_utils._run_context import RunContext  # noqa: E402
+from ansible_collections.terok.lifecycle.plugins.module_utils._spec import Spec, specs_from_items  # noqa: E402 pylint: disable=unused-import
+from ansible_collections.terok.lifecycle.plugins.module_utils._project_tasks import MARKER, MARKER_TEXT, README_TEXT  # noqa: E402
 
 ID_RE = re.compile(r"[ghjkmnp-tv-z][0-9][0-9a-hjkmnp-tv-z]{3}")
 TEMP_RE = re.compile(r"^\..+\.tmp$")
@@ -86,8 +83,8 @@ def count(key, amount=1):
 # --------------------------------------------------------------------------------------
 # the library in-process
 # --------------------------------------------------------------------------------------
-class FakePodman(object):
-    """An in-process podman (``runner(argv) -> (rc, out, err)``) that records its calls.
+class FakePodman(CommandRunner):
+    """An in-process podman (``run(argv) -> (rc, out, err)``) that records its calls.
 
     ``containers`` maps names to dicts with ``State``/``ExitCode``/``Labels``; ``fail`` maps a
     subcommand to (rc, stderr). ``rm``/``stop``/``start`` change ``containers`` like podman
@@ -102,7 +99,7 @@ class FakePodman(object):
         self.calls = []
         self.mounts = []  # (volume argument, real path of its source when podman run was called)
 
-    def __call__(self, argv):
+    def run(self, argv):
         argv = list(argv)
         self.calls.append(argv[1:])
         sub = argv[1] if len(argv) > 1 else ""
@@ -142,13 +139,13 @@ class FakePodman(object):
 
 
 def runtime(root, runner=None, lock_timeout=5.0, check_mode=False, executable=None):
-    """A Runtime on ``root`` whose podman is ``runner`` (a FakePodman with no container by default).
+    """A RunContext on ``root`` whose podman is ``runner`` (a FakePodman with no container by default).
 
     The executable is only looked up (any existing program will do); every call goes through
     the runner, except ``podman logs --follow`` and ``podman wait``, which the library spawns.
     """
     runner = runner if runner is not None else FakePodman()
-    return Runtime(Layout.resolve(root), Podman(executable or sys.executable, runner), check_mode=check_mode,
+    return RunContext(Layout.resolve(root), Podman(executable or sys.executable, runner), check_mode=check_mode,
                    lock_timeout=lock_timeout)
 
 
@@ -164,7 +161,7 @@ def create(root, project, name, runner=None):
 def list_all(root, runner=None, **query):
     """(tasks, archived, warnings) of terok_task_info's listing, in-process."""
     rt = runtime(root, runner)
-    tasks, archived = listing.list_tasks(rt, listing.Query.from_params(query))
+    tasks, archived = _query.list_tasks(rt, _query.Query.from_params(query))
     return tasks, archived, rt.warnings
 
 

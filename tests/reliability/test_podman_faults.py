@@ -80,7 +80,7 @@ def test_podman_missing_present_and_info_work_with_a_warning(root):
     # a new task never ran: it has no container to look up, so podman is not asked
     assert not any(MISSING in w for w in warnings), warnings
     rt = S.runtime(root, executable=MISSING)
-    tasks, _archived = S.listing.list_tasks(rt, S.listing.Query())
+    tasks, _archived = S._query.list_tasks(rt, S._query.Query())
     assert sorted(t["name"] for t in tasks) == ["new-one", "ran"]
     assert any("container states are unknown" in w for w in rt.warnings), rt.warnings
     assert task.meta_unchanged()

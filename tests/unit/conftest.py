@@ -12,9 +12,9 @@ import stat
 
 import pytest
 
-from ansible_collections.terok.lifecycle.plugins.module_utils.runtime import Runtime
-from ansible_collections.terok.lifecycle.plugins.module_utils.paths import Layout
-from ansible_collections.terok.lifecycle.plugins.module_utils.podman import Podman
+from ansible_collections.terok.lifecycle.plugins.module_utils._run_context import RunContext
+from ansible_collections.terok.lifecycle.plugins.module_utils._paths import Layout
+from ansible_collections.terok.lifecycle.plugins.module_utils._podman import CommandRunner, Podman
 
 # podman subcommands that only read
 READ_ONLY_PODMAN = frozenset(["ps", "logs", "inspect", "version", "info", "images", "image", "container"])
@@ -37,8 +37,10 @@ exit 0
 """
 
 
-class FakePodmanRunner(object):
-    """A ``callable(argv) -> (rc, out, err)`` that plays podman and records every call.
+class FakePodmanRunner(CommandRunner):
+    """A CommandRunner whose ``run(argv) -> (rc, out, err)`` plays podman and records every call.
+
+    Streaming calls (``logs --follow``, ``wait``) are spawned for real, from the podman_exe script.
 
     ``containers`` maps a container name to a dict with ``State`` and ``ExitCode``.
     ``fail`` maps a podman subcommand (``ps``, ``rm``, ``logs`` …) to (rc, err).
@@ -50,7 +52,7 @@ class FakePodmanRunner(object):
         self.logs = logs
         self.calls = []
 
-    def __call__(self, argv):
+    def run(self, argv):
         argv = list(argv)
         self.calls.append(argv)
         sub = argv[1] if len(argv) > 1 else ""
@@ -146,12 +148,12 @@ def layout(root):
 
 @pytest.fixture
 def make_runtime(layout, podman_exe):
-    """Build a Runtime on ``layout`` with a recording fake podman; returns (runtime, runner)."""
+    """Build a RunContext on ``layout`` with a recording fake podman; returns (context, runner)."""
 
     def make(check_mode=False, containers=None, fail=None, lock_timeout=5.0, executable=None):
         runner = FakePodmanRunner(containers, fail)
         podman = Podman(executable or str(podman_exe), runner)
-        return Runtime(layout, podman, check_mode=check_mode, lock_timeout=lock_timeout), runner
+        return RunContext(layout, podman, check_mode=check_mode, lock_timeout=lock_timeout), runner
 
     return make
 

@@ -12,16 +12,16 @@ import re
 
 import pytest
 
-from ansible_collections.terok.lifecycle.plugins.module_utils.archive import (
+from ansible_collections.terok.lifecycle.plugins.module_utils._archive import (
     TASK_JSON,
     archive_stamp,
     list_entries,
     snapshot,
     write_entry,
 )
-from ansible_collections.terok.lifecycle.plugins.module_utils.errors import TerokError
-from ansible_collections.terok.lifecycle.plugins.module_utils.metadata import MANAGED_BY, MANAGED_KEY
-from ansible_collections.terok.lifecycle.plugins.module_utils.store import Task
+from ansible_collections.terok.lifecycle.plugins.module_utils._errors import TerokError
+from ansible_collections.terok.lifecycle.plugins.module_utils._metadata import MANAGED_BY, MANAGED_KEY
+from ansible_collections.terok.lifecycle.plugins.module_utils._project_tasks import Task
 
 UTC = datetime.timezone.utc
 NOW = datetime.datetime(2026, 11, 28, 9, 15, 2, 118470, tzinfo=UTC)

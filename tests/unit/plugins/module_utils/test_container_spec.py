@@ -9,14 +9,14 @@ import json
 
 import pytest
 
-from ansible_collections.terok.lifecycle.plugins.module_utils.container_spec import (
+from ansible_collections.terok.lifecycle.plugins.module_utils._container_spec import (
     CONTAINER_WORKSPACE,
     IMAGE_INIT_SCRIPT,
     READY_LINE,
     SPEC_LABEL,
     ContainerSpec,
 )
-from ansible_collections.terok.lifecycle.plugins.module_utils.errors import TerokError
+from ansible_collections.terok.lifecycle.plugins.module_utils._errors import TerokError
 
 IMAGE = "localhost/terok-agent:latest"
 
@@ -117,11 +117,11 @@ def test_digest_does_not_reveal_secrets():
     assert "s3cr3t" not in spec(env={"TOKEN": "s3cr3t"}).digest()
 
 
-def test_run_args(tmp_path):
+def test_run_request(tmp_path):
     script = tmp_path / "init.sh"
     script.write_text("#!/bin/bash\n")
     s = spec(init_script=str(script), volumes=["/data:/data:ro"], command=["claude", "--resume"])
-    args = s.run_args("demo-cli-k7m2q", "demo", "k7m2q", "fix-auth", "cli", "/r/ws", "/r/d.json", "/tmp/env")
+    args = s.run_request("demo-cli-k7m2q", "demo", "k7m2q", "fix-auth", "cli", "/r/ws", "/r/d.json").argv("/tmp/env")
     assert args[0] == "run"
     assert "--detach" in args
     assert args[args.index("--name") + 1] == "demo-cli-k7m2q"
@@ -140,15 +140,15 @@ def test_run_args(tmp_path):
     assert args[-3:] == [IMAGE, "claude", "--resume"]
 
 
-def test_run_args_keep_secrets_off_the_command_line():
+def test_run_request_keeps_secrets_off_the_command_line():
     s = spec(env={"TOKEN": "s3cr3t"}, ssh_key_name="my-key")
-    args = s.run_args("demo-cli-k7m2q", "demo", "k7m2q", "n", "cli", "/ws", "/d", "/tmp/env")
+    args = s.run_request("demo-cli-k7m2q", "demo", "k7m2q", "n", "cli", "/ws", "/d").argv("/tmp/env")
     assert not any("s3cr3t" in a for a in args)
 
 
 def test_default_command_and_image_init_script():
     s = spec()
-    args = s.run_args("demo-cli-k7m2q", "demo", "k7m2q", None, "cli", "/ws", "/d", "/tmp/env")
+    args = s.run_request("demo-cli-k7m2q", "demo", "k7m2q", None, "cli", "/ws", "/d").argv("/tmp/env")
     assert args[args.index(IMAGE) + 1:] == s.command
     assert s.command  # something runs after the init script
     volumes = [args[i + 1] for i, a in enumerate(args) if a == "--volume"]

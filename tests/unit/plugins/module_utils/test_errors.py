@@ -5,7 +5,7 @@
 
 from __future__ import annotations
 
-from ansible_collections.terok.lifecycle.plugins.module_utils.errors import TerokError
+from ansible_collections.terok.lifecycle.plugins.module_utils._errors import TerokError
 
 
 def test_terok_error_carries_message_and_option():

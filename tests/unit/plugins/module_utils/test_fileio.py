@@ -10,9 +10,9 @@ import stat
 
 import pytest
 
-from ansible_collections.terok.lifecycle.plugins.module_utils import fileio
-from ansible_collections.terok.lifecycle.plugins.module_utils.errors import TerokError
-from ansible_collections.terok.lifecycle.plugins.module_utils.fileio import (
+from ansible_collections.terok.lifecycle.plugins.module_utils import _fileio
+from ansible_collections.terok.lifecycle.plugins.module_utils._errors import TerokError
+from ansible_collections.terok.lifecycle.plugins.module_utils._fileio import (
     atomic_write,
     make_dirs,
     remove_file,
@@ -93,7 +93,7 @@ def test_atomic_write_failure_at_fsync_leaves_no_temp(tmp_path, monkeypatch):
 
     path = tmp_path / "f"
     path.write_bytes(b"old")
-    monkeypatch.setattr(fileio.os, "fsync", broken_fsync)
+    monkeypatch.setattr(_fileio.os, "fsync", broken_fsync)
     with pytest.raises(OSError):
         atomic_write(str(path), b"new")
     assert path.read_bytes() == b"old"
@@ -114,7 +114,7 @@ def test_atomic_write_temp_name_is_hidden_and_in_the_same_directory(tmp_path, mo
         seen.append((src, dst))
         return real_rename(src, dst)
 
-    monkeypatch.setattr(fileio.os, "rename", spy)
+    monkeypatch.setattr(_fileio.os, "rename", spy)
     atomic_write(str(tmp_path / "g1abc_meta.yml"), b"x")
     (src, dst), = seen
     assert os.path.dirname(src) == str(tmp_path)

@@ -12,9 +12,9 @@ import os
 import pytest
 import yaml
 
-from ansible_collections.terok.lifecycle.plugins.module_utils import metadata
-from ansible_collections.terok.lifecycle.plugins.module_utils.errors import TerokError
-from ansible_collections.terok.lifecycle.plugins.module_utils.metadata import (
+from ansible_collections.terok.lifecycle.plugins.module_utils import _metadata
+from ansible_collections.terok.lifecycle.plugins.module_utils._errors import TerokError
+from ansible_collections.terok.lifecycle.plugins.module_utils._metadata import (
     MANAGED_BY,
     MANAGED_KEY,
     MAX_BYTES,
@@ -30,8 +30,8 @@ from ansible_collections.terok.lifecycle.plugins.module_utils.metadata import (
 
 
 def test_yaml_is_available_in_the_test_environment():
-    assert metadata.HAS_YAML
-    assert metadata.YAML_IMPORT_ERROR is None
+    assert _metadata.HAS_YAML
+    assert _metadata.YAML_IMPORT_ERROR is None
 
 
 def test_managed_mark():

@@ -3,17 +3,18 @@
 # GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
 
+"""The Ansible side every module shares: its options, its run context and its one error boundary."""
+
 from __future__ import annotations
 
 import pytest
 
-from ansible_collections.terok.lifecycle.plugins.module_utils import module_support
-from ansible_collections.terok.lifecycle.plugins.module_utils.errors import TerokError
-from ansible_collections.terok.lifecycle.plugins.module_utils.module_support import (
+from ansible_collections.terok.lifecycle.plugins.module_utils import _module_support
+from ansible_collections.terok.lifecycle.plugins.module_utils._errors import TerokError
+from ansible_collections.terok.lifecycle.plugins.module_utils._module_support import (
     common_argument_spec,
-    fail,
-    finish,
-    make_runtime,
+    make_context,
+    run_module,
 )
 
 
@@ -25,7 +26,7 @@ class Exited(Exception):
     pass
 
 
-class FakeModule(object):
+class FakeModule:
     """Just enough of AnsibleModule: params, check_mode, run_command, warn, exit/fail."""
 
     def __init__(self, check_mode=False, **params):
@@ -49,7 +50,7 @@ class FakeModule(object):
         raise Exited(result)
 
 
-def test_common_argument_spec():
+def test_common_argument_spec_defaults_match_the_doc_fragment():
     spec = common_argument_spec()
     assert spec["root"]["type"] == "path"
     assert spec["executable"] == {"type": "str", "default": "podman"}
@@ -57,64 +58,103 @@ def test_common_argument_spec():
     assert spec["lock_timeout"]["default"] == 30
 
 
-def test_make_runtime(tmp_path, podman_exe):
+def test_make_context(tmp_path, podman_exe):
     module = FakeModule(check_mode=True, root=str(tmp_path / "r"), executable=str(podman_exe), lock_timeout=2.5)
-    runtime = make_runtime(module)
-    assert runtime.layout.root == str(tmp_path / "r")
-    assert runtime.check_mode is True
-    assert runtime.lock_timeout == 2.5
-    assert runtime.containers() == {}
+    context = make_context(module)
+    assert context.layout.root == str(tmp_path / "r")
+    assert context.check_mode is True
+    assert context.lock_timeout == 2.5
+    assert context.containers() == {}
     (argv, kwargs), = module.commands
     assert argv == [str(podman_exe), "ps", "-a", "--format", "json"]
     assert kwargs.get("encoding") == "utf-8"
 
 
-def test_make_runtime_refuses_a_negative_lock_timeout(tmp_path):
+def never_called(context, partial):
+    raise AssertionError("the body must not run")
+
+
+def test_a_negative_lock_timeout_fails_naming_the_option(tmp_path):
     with pytest.raises(Failed) as err:
-        make_runtime(FakeModule(root=str(tmp_path), lock_timeout=-1))
+        run_module(FakeModule(root=str(tmp_path), lock_timeout=-1), never_called)
     assert "lock_timeout" in err.value.args[0]["msg"]
+    assert err.value.args[0]["option"] == "lock_timeout"
+    assert err.value.args[0]["changed"] is False
 
 
-def test_make_runtime_refuses_a_relative_root():
+def test_a_relative_root_fails():
     with pytest.raises(Failed) as err:
-        make_runtime(FakeModule(root="relative/root"))
+        run_module(FakeModule(root="relative/root"), never_called)
     assert "root" in err.value.args[0]["msg"]
+    assert err.value.args[0]["option"] == "root"
 
 
-def test_make_runtime_without_pyyaml(monkeypatch, tmp_path):
-    monkeypatch.setattr(module_support, "HAS_YAML", False)
-    monkeypatch.setattr(module_support, "YAML_IMPORT_ERROR", "Traceback: No module named 'yaml'")
+def test_make_context_without_pyyaml(monkeypatch, tmp_path):
+    monkeypatch.setattr(_module_support, "HAS_YAML", False)
+    monkeypatch.setattr(_module_support, "YAML_IMPORT_ERROR", "Traceback: No module named 'yaml'")
     with pytest.raises(Failed) as err:
-        make_runtime(FakeModule(root=str(tmp_path)))
+        make_context(FakeModule(root=str(tmp_path)))
     result = err.value.args[0]
     assert "PyYAML" in result["msg"]
     assert result.get("exception") == "Traceback: No module named 'yaml'"
 
 
-def test_fail_passes_warnings_and_message(tmp_path):
+def test_a_terok_error_fails_with_warnings_option_and_partial_results(tmp_path):
     module = FakeModule(root=str(tmp_path))
-    runtime = make_runtime(module)
-    runtime.warn("first")
+
+    def body(context, partial):
+        context.warn("first")
+        partial["extra"] = 1
+        raise TerokError("project 'X' is bad", option="project")
+
     with pytest.raises(Failed) as err:
-        fail(module, runtime, TerokError("project 'X' is bad", option="project"), extra=1)
-    assert err.value.args[0] == {"msg": "project 'X' is bad", "changed": False, "extra": 1}
+        run_module(module, body)
+    assert err.value.args[0] == {"msg": "project 'X' is bad", "option": "project", "changed": False, "extra": 1}
     assert module.warned == ["first"]
 
 
-def test_fail_reports_a_change_made_before_the_failure(tmp_path):
-    module = FakeModule(root=str(tmp_path))
-    runtime = make_runtime(module)
-    runtime.changed = True
+def test_a_failure_reports_a_change_made_before_it(tmp_path):
+    def body(context, partial):
+        context.changes += 1
+        raise TerokError("podman run failed")
+
     with pytest.raises(Failed) as err:
-        fail(module, runtime, TerokError("podman run failed"))
+        run_module(FakeModule(root=str(tmp_path)), body)
     assert err.value.args[0]["changed"] is True
 
 
-def test_finish_passes_warnings_and_result(tmp_path):
+def test_an_os_error_fails_naming_its_path(tmp_path):
+    missing = str(tmp_path / "nowhere" / "file")
+
+    def body(context, partial):
+        open(missing, encoding="utf-8").close()
+
+    with pytest.raises(Failed) as err:
+        run_module(FakeModule(root=str(tmp_path)), body)
+    result = err.value.args[0]
+    assert result["path"] == missing
+    assert result["msg"].startswith(missing + ": ")
+    assert "No such file" in result["msg"]
+
+
+def test_a_terok_error_with_a_path_returns_it(tmp_path):
+    def body(context, partial):
+        raise TerokError("cannot write /x/y: denied", path="/x/y")
+
+    with pytest.raises(Failed) as err:
+        run_module(FakeModule(root=str(tmp_path)), body)
+    assert err.value.args[0]["path"] == "/x/y"
+    assert "option" not in err.value.args[0]
+
+
+def test_success_passes_warnings_and_result(tmp_path):
     module = FakeModule(root=str(tmp_path))
-    runtime = make_runtime(module)
-    runtime.warn("careful")
+
+    def body(context, partial):
+        context.warn("careful")
+        return {"changed": False, "tasks": []}
+
     with pytest.raises(Exited) as err:
-        finish(module, runtime, changed=False, tasks=[])
+        run_module(module, body)
     assert err.value.args[0] == {"changed": False, "tasks": []}
     assert module.warned == ["careful"]

@@ -9,10 +9,10 @@ import re
 
 import pytest
 
-from ansible_collections.terok.lifecycle.plugins.module_utils import naming
-from ansible_collections.terok.lifecycle.plugins.module_utils.errors import TerokError
-from ansible_collections.terok.lifecycle.plugins.module_utils.naming import (
-    check_mode,
+from ansible_collections.terok.lifecycle.plugins.module_utils import _naming
+from ansible_collections.terok.lifecycle.plugins.module_utils._errors import TerokError
+from ansible_collections.terok.lifecycle.plugins.module_utils._naming import (
+    check_container_mode,
     check_name,
     check_project,
     check_task_id,
@@ -32,13 +32,13 @@ CROCKFORD_LOWER = set("0123456789abcdefghjkmnpqrstvwxyz")
 
 
 def test_alphabet_is_lowercase_crockford():
-    assert set(naming.ID_ALPHABET) == CROCKFORD_LOWER
-    assert len(naming.ID_ALPHABET) == 32
-    assert not set("ilou") & set(naming.ID_ALPHABET)
+    assert set(_naming.ID_ALPHABET) == CROCKFORD_LOWER
+    assert len(_naming.ID_ALPHABET) == 32
+    assert not set("ilou") & set(_naming.ID_ALPHABET)
 
 
 def test_head_letters_are_the_non_hex_crockford_letters():
-    assert set(naming.ID_HEAD) == set("ghjkmnpqrstvwxyz")
+    assert set(_naming.ID_HEAD) == set("ghjkmnpqrstvwxyz")
 
 
 def test_new_ids_match_the_contract_regex():
@@ -75,13 +75,13 @@ def test_new_id_avoids_taken_ids():
 
 def test_new_id_uses_the_csprng(monkeypatch):
     drawn = []
-    real_choice = naming.secrets.choice
+    real_choice = _naming.secrets.choice
 
     def choice(seq):
         drawn.append(seq)
         return real_choice(seq)
 
-    monkeypatch.setattr(naming.secrets, "choice", choice)
+    monkeypatch.setattr(_naming.secrets, "choice", choice)
     new_task_id(set())
     assert len(drawn) == 5
 
@@ -294,13 +294,13 @@ def test_check_project_names_the_given_option():
 
 @pytest.mark.parametrize("mode", ["cli", "web", "run", "toad"])
 def test_check_mode_accepts_terok_modes(mode):
-    assert check_mode(mode) == mode
+    assert check_container_mode(mode) == mode
 
 
 @pytest.mark.parametrize("mode", ["", "CLI", "shell", None])
 def test_check_mode_refuses_others(mode):
     with pytest.raises(TerokError) as err:
-        check_mode(mode)
+        check_container_mode(mode)
     assert err.value.option == "mode"
 
 

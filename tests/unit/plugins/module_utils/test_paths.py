@@ -10,9 +10,9 @@ import os
 import pytest
 import yaml
 
-from ansible_collections.terok.lifecycle.plugins.module_utils import paths
-from ansible_collections.terok.lifecycle.plugins.module_utils.errors import TerokError
-from ansible_collections.terok.lifecycle.plugins.module_utils.paths import Layout, check_component
+from ansible_collections.terok.lifecycle.plugins.module_utils import _paths
+from ansible_collections.terok.lifecycle.plugins.module_utils._errors import TerokError
+from ansible_collections.terok.lifecycle.plugins.module_utils._paths import Layout, check_component
 
 USER = 1000
 
@@ -20,7 +20,7 @@ USER = 1000
 @pytest.fixture(autouse=True)
 def no_system_config(monkeypatch, tmp_path):
     """Never read the host's /etc/terok/config.yml; tests that need one write it here."""
-    monkeypatch.setattr(paths, "SYSTEM_CONFIG", str(tmp_path / "etc-terok" / "config.yml"))
+    monkeypatch.setattr(_paths, "SYSTEM_CONFIG", str(tmp_path / "etc-terok" / "config.yml"))
 
 
 @pytest.fixture

@@ -9,12 +9,13 @@ import json
 
 import pytest
 
-from ansible_collections.terok.lifecycle.plugins.module_utils.errors import TerokError
-from ansible_collections.terok.lifecycle.plugins.module_utils.podman import (
+from ansible_collections.terok.lifecycle.plugins.module_utils._errors import TerokError
+from ansible_collections.terok.lifecycle.plugins.module_utils._podman import (
     Container,
+    CommandRunner,
     Podman,
     PodmanError,
-    subprocess_runner,
+    RunRequest,
 )
 
 MISSING = "terok-test-no-such-podman-8f3k2"
@@ -44,14 +45,21 @@ PS_OUTPUT = json.dumps(
 )
 
 
-class Recorder(object):
+class Recorder(CommandRunner):
+    """Answers every call with ``result`` and records it; streaming calls are spawned for real."""
+
     def __init__(self, result=(0, "", "")):
         self.result = result
         self.calls = []
+        self.spawned = []
 
-    def __call__(self, argv):
+    def run(self, argv):
         self.calls.append(list(argv))
         return self.result
+
+    def spawn(self, argv):
+        self.spawned.append(list(argv))
+        return super().spawn(argv)
 
 
 @pytest.fixture
@@ -147,11 +155,90 @@ def test_remove_failure_raises(exe):
     assert "permission denied" in err.value.msg
 
 
-def test_check_returns_stdout_and_run_counts_calls(exe):
-    podman = Podman(exe, Recorder((0, "4.9.3\n", "")))
-    assert podman.check("version", "--format", "{{.Client.Version}}") == "4.9.3\n"
-    assert podman.run("info") == (0, "4.9.3\n", "")
-    assert podman.calls == 2
+def test_typed_calls_build_their_argv_and_count(exe):
+    runner = Recorder()
+    podman = Podman(exe, runner)
+    podman.start("c1")
+    podman.unpause("c2")
+    assert podman.image_exists("localhost/img:latest") is True
+    assert runner.calls == [[exe, "start", "c1"], [exe, "unpause", "c2"], [exe, "image", "exists", "localhost/img:latest"]]
+    assert podman.calls == 3
+
+
+@pytest.mark.parametrize("rc, answer", [(0, True), (1, False), (125, None)])
+def test_image_exists_tells_missing_from_unknown(exe, rc, answer):
+    assert Podman(exe, Recorder((rc, "", ""))).image_exists("img") is answer
+
+
+def run_request(**changes):
+    values = dict(
+        name="demo-cli-k7m2q", image="localhost/img:latest", command=["/bin/bash"], entrypoint=["/bin/bash", "/init.sh"],
+        labels=[("a.b", "1")], annotations=[("dossier.meta_path", "/m")], volumes=["/w:/workspace:Z"],
+        workdir="/workspace", env={"TOKEN": "s3cret", "A": "b c"},
+    )
+    values.update(changes)
+    return RunRequest(**values)
+
+
+class EnvFileSpy(Recorder):
+    """Also records the env file a ``run`` call names: its mode and text while the call runs."""
+
+    def run(self, argv):
+        if argv[1] == "run":
+            import os
+            import stat
+
+            path = argv[argv.index("--env-file") + 1]
+            with open(path, encoding="utf-8") as handle:
+                self.env_file = (path, stat.S_IMODE(os.stat(path).st_mode), handle.read())
+        return super().run(argv)
+
+
+def test_run_container_passes_the_environment_in_a_private_file_only(exe):
+    runner = EnvFileSpy()
+    Podman(exe, runner).run_container(run_request())
+    (argv,) = runner.calls
+    path, mode, text = runner.env_file
+    assert argv[:4] == [exe, "run", "--detach", "--interactive"]
+    assert argv[-3:] == ['["/bin/bash", "/init.sh"]', "localhost/img:latest", "/bin/bash"]
+    assert ["--label", "a.b=1"] == argv[argv.index("--label"):argv.index("--label") + 2]
+    assert mode == 0o600 and text == "TOKEN=s3cret\nA=b c\n"
+    assert not any("s3cret" in arg for arg in argv)
+    import os
+
+    assert not os.path.exists(os.path.dirname(path))  # removed right after the call
+
+
+class FailingRun(Recorder):
+    def __init__(self, image_rc):
+        super().__init__()
+        self.image_rc = image_rc
+
+    def run(self, argv):
+        self.calls.append(list(argv))
+        if argv[1] == "run":
+            return 125, "", "Error: something\nError: initializing source docker://img: pull refused\n"
+        if argv[1] == "image":
+            return self.image_rc, "", ""
+        return 0, "", ""
+
+
+def test_a_failed_run_removes_what_it_made_and_names_a_missing_image(exe):
+    runner = FailingRun(image_rc=1)
+    with pytest.raises(PodmanError) as err:
+        Podman(exe, runner).run_container(run_request())
+    assert [argv[1:] for argv in runner.calls[1:]] == [
+        ["rm", "--force", "--ignore", "--", "demo-cli-k7m2q"], ["image", "exists", "localhost/img:latest"]
+    ]
+    assert err.value.option == "image"
+    assert "pull refused" in err.value.msg
+
+
+def test_a_failed_run_with_the_image_present_says_podman_run_failed(exe):
+    with pytest.raises(PodmanError) as err:
+        Podman(exe, FailingRun(image_rc=0)).run_container(run_request())
+    assert err.value.option is None
+    assert "podman run of image localhost/img:latest for container demo-cli-k7m2q failed (rc=125)" in err.value.msg
 
 
 def test_missing_executable_raises_naming_it():
@@ -178,8 +265,8 @@ def test_executable_by_full_path(exe):
     assert podman.path() == exe
 
 
-def test_subprocess_runner_runs_argv_without_a_shell(tmp_path):
-    rc, out, err = subprocess_runner(["/bin/sh", "-c", 'printf "%s|" "$@"; echo oops >&2; exit 3', "sh", "a b", "$HOME"])
+def test_command_runner_runs_argv_without_a_shell(tmp_path):
+    rc, out, err = CommandRunner().run(["/bin/sh", "-c", 'printf "%s|" "$@"; echo oops >&2; exit 3', "sh", "a b", "$HOME"])
     assert rc == 3
     assert out == "a b|$HOME|"
     assert err == "oops\n"
@@ -262,3 +349,14 @@ def test_follow_logs_passes_since(tmp_path):
     exe = script(tmp_path, 'echo "$*"\n')
     _outcome, tail = Podman(exe, Recorder()).follow_logs("c", "never", 5, since="1764321302.000000")
     assert tail == ["logs --follow --since 1764321302.000000 c"]
+
+
+def test_streaming_calls_go_through_the_injected_runner(tmp_path):
+    exe = script(tmp_path, 'echo ">> init complete"; echo 0\n')
+    runner = Recorder()
+    podman = Podman(exe, runner)
+    podman.follow_logs("c", ">> init complete", 5)
+    podman.wait("c", 5)
+    assert runner.spawned == [[exe, "logs", "--follow", "c"], [exe, "wait", "c"]]
+    assert runner.calls == []
+    assert podman.calls == 2

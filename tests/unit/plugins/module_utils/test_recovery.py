@@ -10,11 +10,11 @@ import os
 
 import pytest
 
-from ansible_collections.terok.lifecycle.plugins.module_utils import task_ops
-from ansible_collections.terok.lifecycle.plugins.module_utils.errors import TerokError
-from ansible_collections.terok.lifecycle.plugins.module_utils.lifecycle import converge_one
-from ansible_collections.terok.lifecycle.plugins.module_utils.spec import Spec
-from ansible_collections.terok.lifecycle.plugins.module_utils.store import ProjectTasks
+from ansible_collections.terok.lifecycle.plugins.module_utils import _project_tasks
+from ansible_collections.terok.lifecycle.plugins.module_utils._errors import TerokError
+from ansible_collections.terok.lifecycle.plugins.module_utils._converge import converge_one
+from ansible_collections.terok.lifecycle.plugins.module_utils._spec import Spec
+from ansible_collections.terok.lifecycle.plugins.module_utils._project_tasks import ProjectTasks
 
 MANAGED = {"mode": None, "workspace": "/x", "web_port": None, "created_at": "2026-11-28T09:15:02+00:00",
            "managed_by": "terok.lifecycle"}
@@ -23,10 +23,10 @@ MANAGED = {"mode": None, "workspace": "/x", "web_port": None, "created_at": "202
 def test_a_killed_create_is_swept(make_runtime, write_task, layout):
     task_dir = write_task("demo", "k7m2q", meta=MANAGED, dossier=False)
     with open(os.path.join(task_dir, "README.md"), "w") as handle:
-        handle.write(task_ops.README_TEXT)
+        handle.write(_project_tasks.README_TEXT)
     runtime, _runner = make_runtime()
     tasks = ProjectTasks(layout, "demo").load()
-    task_ops.sweep_incomplete(runtime, tasks)
+    tasks.sweep_incomplete(runtime.warn)
     assert not os.path.exists(task_dir)
     assert not os.path.exists(layout.meta_path("demo", "k7m2q"))
 
@@ -45,7 +45,7 @@ def test_a_task_that_lost_its_dossier_but_holds_more_is_kept(make_runtime, write
             handle.write("uncommitted work")
     runtime, _runner = make_runtime()
     tasks = ProjectTasks(layout, "demo").load()
-    task_ops.sweep_incomplete(runtime, tasks)
+    tasks.sweep_incomplete(runtime.warn)
     assert os.path.isdir(task_dir)
     assert os.path.exists(layout.meta_path("demo", "k7m2q"))
     assert any("k7m2q" in warning and "left as it is" in warning for warning in runtime.warnings)
@@ -54,14 +54,14 @@ def test_a_task_that_lost_its_dossier_but_holds_more_is_kept(make_runtime, write
 def test_a_workspace_that_cannot_be_removed_keeps_the_task_as_deleting(make_runtime, write_task, layout, monkeypatch):
     write_task("demo", "k7m2q", "a", meta={"mode": "cli"})
     runtime, _runner = make_runtime()
-    real_remove_tree = task_ops.remove_tree
+    real_remove_tree = _project_tasks.remove_tree
 
     def refuse_task_dir(path):
         if path == layout.task_dir("demo", "k7m2q"):
             raise PermissionError(13, "Permission denied", path)
         real_remove_tree(path)
 
-    monkeypatch.setattr(task_ops, "remove_tree", refuse_task_dir)
+    monkeypatch.setattr(_project_tasks, "remove_tree", refuse_task_dir)
     outcome = converge_one(runtime, Spec("demo", name="a", state="absent"))
     assert outcome.changed
     assert any("kept as deleting" in warning for warning in runtime.warnings)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 
-from ansible_collections.terok.lifecycle.plugins.module_utils.status import STATUSES, compute_status
+from ansible_collections.terok.lifecycle.plugins.module_utils._status import STATUSES, compute_status
 
 READY = "2026-11-28T09:16:00+00:00"
 

@@ -11,7 +11,7 @@ import re
 
 import pytest
 
-from ansible_collections.terok.lifecycle.plugins.module_utils import module_support
+from ansible_collections.terok.lifecycle.plugins.module_utils import _module_support
 from ansible_collections.terok.lifecycle.plugins.modules import terok_task
 
 ID_RE = re.compile(r"^[ghjkmnp-tv-z][0-9][0-9a-hjkmnp-tv-z]{3}$")
@@ -221,8 +221,8 @@ def test_container_state_comes_from_podman(run_module, args, write_task, podman_
 
 
 def test_missing_pyyaml_is_reported(run_module, args, monkeypatch):
-    monkeypatch.setattr(module_support, "HAS_YAML", False)
-    monkeypatch.setattr(module_support, "YAML_IMPORT_ERROR", "ImportError: No module named 'yaml'")
+    monkeypatch.setattr(_module_support, "HAS_YAML", False)
+    monkeypatch.setattr(_module_support, "YAML_IMPORT_ERROR", "ImportError: No module named 'yaml'")
     result = run_module(terok_task, args(name="a"))
     assert result.get("failed") is True
     assert "PyYAML" in result["msg"]

@@ -9,11 +9,11 @@ import datetime
 
 import pytest
 
-from ansible_collections.terok.lifecycle.plugins.module_utils.archive import write_entry
-from ansible_collections.terok.lifecycle.plugins.module_utils.errors import TerokError
-from ansible_collections.terok.lifecycle.plugins.module_utils.listing import Query, list_tasks
-from ansible_collections.terok.lifecycle.plugins.module_utils.metadata import MANAGED_BY, MANAGED_KEY
-from ansible_collections.terok.lifecycle.plugins.module_utils.store import Task
+from ansible_collections.terok.lifecycle.plugins.module_utils._archive import write_entry
+from ansible_collections.terok.lifecycle.plugins.module_utils._errors import TerokError
+from ansible_collections.terok.lifecycle.plugins.module_utils._query import Query, list_tasks
+from ansible_collections.terok.lifecycle.plugins.module_utils._metadata import MANAGED_BY, MANAGED_KEY
+from ansible_collections.terok.lifecycle.plugins.module_utils._project_tasks import Task
 
 READY = "2026-11-28T09:16:00+00:00"
 

@@ -9,10 +9,10 @@ import os
 
 import pytest
 
-from ansible_collections.terok.lifecycle.plugins.module_utils import store
-from ansible_collections.terok.lifecycle.plugins.module_utils.errors import TerokError
-from ansible_collections.terok.lifecycle.plugins.module_utils.metadata import MANAGED_BY, MANAGED_KEY
-from ansible_collections.terok.lifecycle.plugins.module_utils.store import ProjectTasks, Task, list_projects
+from ansible_collections.terok.lifecycle.plugins.module_utils import _project_tasks
+from ansible_collections.terok.lifecycle.plugins.module_utils._errors import TerokError
+from ansible_collections.terok.lifecycle.plugins.module_utils._metadata import MANAGED_BY, MANAGED_KEY
+from ansible_collections.terok.lifecycle.plugins.module_utils._project_tasks import ProjectTasks, Task, list_projects
 
 
 def touch(path, content=""):
@@ -198,8 +198,8 @@ def test_finding_a_task_by_name_parses_no_meta_file(layout, monkeypatch):
         with open(layout.meta_path("demo", task_id), "w") as handle:
             handle.write("mode: cli\n")
     parsed = []
-    real_read_meta = store.read_meta
-    monkeypatch.setattr(store, "read_meta", lambda path: parsed.append(path) or real_read_meta(path))
+    real_read_meta = _project_tasks.read_meta
+    monkeypatch.setattr(_project_tasks, "read_meta", lambda path: parsed.append(path) or real_read_meta(path))
     tasks = ProjectTasks(layout, "demo").load()
     assert [task.task_id for task in tasks.by_name("t1")] == ["h2bbb"]
     assert parsed == []

@@ -2,17 +2,21 @@
 # Copyright (c) terok.lifecycle contributors
 # GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""The one result shape every module returns for a task, and the diff of a change."""
+#
+# Private to terok.lifecycle: not a public API, it may change in any release.
+"""The result shapes every module returns: a task, a task that is gone, an archive entry, a diff.
+
+Pure functions of what the caller read: nothing here touches the disk or podman.
+"""
 
 from __future__ import annotations
 
 import datetime
-import os
+from typing import Any, Dict, Mapping, Optional
 
-from ansible_collections.terok.lifecycle.plugins.module_utils.errors import TerokError
-from ansible_collections.terok.lifecycle.plugins.module_utils.metadata import read_meta
-from ansible_collections.terok.lifecycle.plugins.module_utils.naming import container_name
-from ansible_collections.terok.lifecycle.plugins.module_utils.status import compute_status
+from ansible_collections.terok.lifecycle.plugins.module_utils._metadata import MANAGED_BY, MANAGED_KEY
+from ansible_collections.terok.lifecycle.plugins.module_utils._naming import container_name
+from ansible_collections.terok.lifecycle.plugins.module_utils._status import compute_status
 
 # Every key of a task result, in the order RETURN documents them.
 TASK_KEYS = (
@@ -34,30 +38,11 @@ TASK_KEYS = (
 )
 
 
-def _text(value):
+def _text(value: Any) -> Optional[str]:
     return None if value is None else str(value)
 
 
-def _work_status(layout, task):
-    try:
-        path = layout.work_status_file(task.project, task.task_id)
-    except TerokError:  # a symlink on the way out of the state root
-        return None
-    return read_work_status(path)
-
-
-def read_work_status(path):
-    """The agent's ``work-status.yml`` mapping, or None when absent or unreadable."""
-    if not os.path.isfile(path) or os.path.islink(path):
-        return None
-    try:
-        value = read_meta(path, untrusted=True)
-    except TerokError:
-        return None
-    return plain(value) if isinstance(value, dict) else None
-
-
-def plain(value):
+def plain(value: Any) -> Any:
     """``value`` with what YAML may hold but a module result may not (dates, sets...) as text."""
     if isinstance(value, dict):
         return dict((str(key), plain(item)) for key, item in value.items())
@@ -70,8 +55,17 @@ def plain(value):
     return str(value)
 
 
-def task_view(layout, task, containers, archive_path=None, work_status=True):
-    """The result dict of a live ``task``; ``containers`` maps names to podman containers."""
+def task_result(
+    layout: Any,
+    task: Any,
+    containers: Optional[Mapping[str, Any]],
+    archive_path: Optional[str] = None,
+    work_status: Optional[Dict[str, Any]] = None,
+) -> Dict[str, Any]:
+    """The result dict of a live ``task``; ``containers`` maps names to podman containers.
+
+    ``work_status`` is the agent's ``work-status.yml`` as the caller read it.
+    """
     mode = task.mode
     known = task.task_id is not None  # a task that check mode predicts has no id yet
     cname = container_name(task.project, mode, task.task_id) if (mode and known) else None
@@ -93,31 +87,46 @@ def task_view(layout, task, containers, archive_path=None, work_status=True):
         "archive_path": archive_path,
         "login_command": "podman exec -it %s bash" % cname if state == "running" else None,
         "managed": task.managed,
-        "work_status": (
-            _work_status(layout, task) if work_status and known else None
-        ),
+        "work_status": work_status,
     }
 
 
-def gone_view(project, task_id, name, archive_path=None):
+def gone_result(
+    project: str, task_id: Optional[str], name: Optional[str], archive_path: Optional[str] = None
+) -> Dict[str, Any]:
     """The result dict of a task that does not exist (any more)."""
-    view = dict.fromkeys(TASK_KEYS)
-    view.update(
+    result: Dict[str, Any] = dict.fromkeys(TASK_KEYS)
+    result.update(
         {"task_id": task_id, "name": name, "project": project, "status": "absent", "archive_path": archive_path,
          "managed": False}
     )
-    return view
+    return result
 
 
-def diff_state(task, view):
+def archive_entry_result(project: str, entry_name: str, path: str, data: Mapping[str, Any]) -> Dict[str, Any]:
+    """The result dict of one archive entry, from its directory name and its ``task.json``."""
+    return {
+        "project": project,
+        "task_id": None if data.get("task_id") is None else str(data.get("task_id")),
+        "name": data.get("name"),
+        "mode": data.get("mode"),
+        "exit_code": data.get("exit_code"),
+        "created_at": data.get("created_at"),
+        "archived_at": entry_name.split("_", 1)[0],
+        "archive_path": path,
+        "managed": data.get(MANAGED_KEY) == MANAGED_BY,
+    }
+
+
+def diff_state(task: Any, result: Optional[Mapping[str, Any]]) -> Dict[str, Any]:
     """What a diff shows of a task: its identity, status and both metadata files."""
     if task is None:
         return {}
     return {
         "task_id": task.task_id,
         "name": task.name,
-        "status": view["status"],
-        "container_state": view["container_state"],
+        "status": result["status"],
+        "container_state": result["container_state"],
         "dossier": plain(task.dossier),
         "meta": plain(task.meta),
     }

@@ -2,42 +2,50 @@
 # Copyright (c) terok.lifecycle contributors
 # GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""What all tasks of one module run share: layout, podman, check mode, locks and warnings."""
+#
+# Private to terok.lifecycle: not a public API, it may change in any release.
+"""What one module run shares across projects: layout, podman, check mode, the container listing, warnings."""
 
 from __future__ import annotations
 
 import datetime
+from typing import Dict, List, Optional
 
-from ansible_collections.terok.lifecycle.plugins.module_utils.locking import ProjectLock
-from ansible_collections.terok.lifecycle.plugins.module_utils.podman import Container, PodmanError
-
+from ansible_collections.terok.lifecycle.plugins.module_utils._paths import Layout
+from ansible_collections.terok.lifecycle.plugins.module_utils._podman import Container, Podman, PodmanError
 
 UNKNOWN_STATES = "container states are unknown"
 
 
-class Runtime(object):
-    """Shared by all specs of one module run: layout, podman, check mode, warnings.
+class RunContext:
+    """Shared by every task session of one module run.
 
     The container listing is taken once and reused; when podman is missing or fails it is
-    empty and a warning says so, unless the caller needs it.
+    empty and a warning says so, unless the caller needs it. ``changes`` counts what the
+    run's sessions changed (or, in check mode, would change).
     """
 
-    def __init__(self, layout, podman, check_mode=False, lock_timeout=30.0):
+    def __init__(self, layout: Layout, podman: Podman, check_mode: bool = False, lock_timeout: float = 30.0) -> None:
         self.layout = layout
         self.podman = podman
         self.check_mode = check_mode
         self.lock_timeout = lock_timeout
-        self.warnings = []
-        # whether this run changed anything yet: a failure after a change still reports it
-        self.changed = False
-        self._containers = None
+        self.warnings: List[str] = []
+        self.changes = 0
+        self._containers: Optional[Dict[str, Container]] = None
         self.listing_ok = False
 
-    def warn(self, message):
+    @property
+    def changed(self) -> bool:
+        """Whether this run changed anything yet: a failure after a change still reports it."""
+        return self.changes > 0
+
+    def warn(self, message: str) -> None:
+        """Add a warning for the module result, once."""
         if message not in self.warnings:
             self.warnings.append(message)
 
-    def containers(self, required=False):
+    def containers(self, required: bool = False) -> Dict[str, Container]:
         """Every container by name, listed once per run.
 
         When podman is missing or fails: raise with ``required``, else warn and return {}.
@@ -54,8 +62,14 @@ class Runtime(object):
                 self._containers = {}
         return self._containers
 
-    def note_container(self, name, state, labels=None, exit_code=None):
-        """Record what a podman call just did to a container, so no second listing is needed."""
+    def note_container(
+        self,
+        name: str,
+        state: Optional[str],
+        labels: Optional[Dict[str, str]] = None,
+        exit_code: Optional[int] = None,
+    ) -> None:
+        """Record what a podman call did (or would do) to a container, so no second listing is needed."""
         containers = self.containers()
         if state is None:
             containers.pop(name, None)
@@ -63,11 +77,6 @@ class Runtime(object):
             old = containers.get(name)
             containers[name] = Container(name, state, exit_code, labels if labels is not None else (old.labels if old else {}))
 
-    def lock(self, project, may_create=True):
-        """The project's lock; ``may_create`` when the run may create a task (and its directories)."""
-        return ProjectLock(
-            self.layout.meta_dir(project), self.lock_timeout, create=not self.check_mode, create_dir=may_create
-        )
-
-    def now(self):
+    def now(self) -> datetime.datetime:
+        """The current time in UTC."""
         return datetime.datetime.now(datetime.timezone.utc)

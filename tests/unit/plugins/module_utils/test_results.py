@@ -9,16 +9,21 @@ import os
 
 import pytest
 
-from ansible_collections.terok.lifecycle.plugins.module_utils.metadata import MANAGED_BY, MANAGED_KEY
-from ansible_collections.terok.lifecycle.plugins.module_utils.podman import Container
-from ansible_collections.terok.lifecycle.plugins.module_utils.store import Task
-from ansible_collections.terok.lifecycle.plugins.module_utils.view import (
+from ansible_collections.terok.lifecycle.plugins.module_utils._metadata import MANAGED_BY, MANAGED_KEY
+from ansible_collections.terok.lifecycle.plugins.module_utils._podman import Container
+from ansible_collections.terok.lifecycle.plugins.module_utils._project_tasks import ProjectTasks, Task, read_work_status
+from ansible_collections.terok.lifecycle.plugins.module_utils._results import (
     TASK_KEYS,
     diff_state,
-    gone_view,
-    read_work_status,
-    task_view,
+    gone_result,
+    task_result,
 )
+
+
+def task_view(layout, task, live, archive_path=None, work_status=True):
+    """A task's result as a module returns it: the work status read the way sessions read it."""
+    status = ProjectTasks(layout, task.project).read_work_status(task) if (work_status and task.task_id) else None
+    return task_result(layout, task, live, archive_path, status)
 
 READY = "2026-11-28T09:16:00+00:00"
 CREATED = "2026-11-28T09:15:02.118470+00:00"
@@ -149,8 +154,8 @@ def test_read_work_status_never_writes(layout):
     assert os.listdir(os.path.dirname(path)) == ["work-status.yml"]
 
 
-def test_gone_view():
-    view = gone_view("demo", "k7m2q", "fix-auth", "/r/archive/demo/tasks/x")
+def test_gone_result():
+    view = gone_result("demo", "k7m2q", "fix-auth", "/r/archive/demo/tasks/x")
     assert set(view) == set(TASK_KEYS)
     assert view["task_id"] == "k7m2q"
     assert view["name"] == "fix-auth"

@@ -15,13 +15,13 @@ import stat
 import pytest
 import yaml
 
-from ansible_collections.terok.lifecycle.plugins.module_utils.archive import TASK_JSON, list_entries, write_entry
-from ansible_collections.terok.lifecycle.plugins.module_utils.errors import TerokError
-from ansible_collections.terok.lifecycle.plugins.module_utils.lifecycle import converge_one, find_task
-from ansible_collections.terok.lifecycle.plugins.module_utils.locking import LOCK_NAME, ProjectLock
-from ansible_collections.terok.lifecycle.plugins.module_utils.metadata import MANAGED_BY, MANAGED_KEY
-from ansible_collections.terok.lifecycle.plugins.module_utils.spec import Spec
-from ansible_collections.terok.lifecycle.plugins.module_utils.store import ProjectTasks
+from ansible_collections.terok.lifecycle.plugins.module_utils._archive import TASK_JSON, list_entries, write_entry
+from ansible_collections.terok.lifecycle.plugins.module_utils._errors import TerokError
+from ansible_collections.terok.lifecycle.plugins.module_utils._converge import converge_one, find_task
+from ansible_collections.terok.lifecycle.plugins.module_utils._lock import LOCK_NAME, ProjectLock
+from ansible_collections.terok.lifecycle.plugins.module_utils._metadata import MANAGED_BY, MANAGED_KEY
+from ansible_collections.terok.lifecycle.plugins.module_utils._spec import Spec
+from ansible_collections.terok.lifecycle.plugins.module_utils._project_tasks import ProjectTasks
 
 ID_RE = re.compile(r"^[ghjkmnp-tv-z][0-9][0-9a-hjkmnp-tv-z]{3}$")
 READY = "2026-11-28T09:16:00+00:00"
@@ -147,11 +147,11 @@ def test_each_name_gets_its_own_task_and_projects_are_separate(make_runtime, lay
 
 
 def test_create_avoids_ids_of_orphan_task_dirs(make_runtime, layout, monkeypatch):
-    from ansible_collections.terok.lifecycle.plugins.module_utils import naming
+    from ansible_collections.terok.lifecycle.plugins.module_utils import _naming
 
     os.makedirs(os.path.join(layout.tasks_root("demo"), "g0000"))
     draws = iter(["g", "0", "0", "0", "0", "h", "1", "1", "1", "1"])
-    monkeypatch.setattr(naming.secrets, "choice", lambda seq: next(draws))
+    monkeypatch.setattr(_naming.secrets, "choice", lambda seq: next(draws))
     runtime, _runner = make_runtime()
     assert run(runtime, name="x").task["task_id"] == "h1111"
 

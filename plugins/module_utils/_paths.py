@@ -2,20 +2,23 @@
 # Copyright (c) terok.lifecycle contributors
 # GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
+#
+# Private to terok.lifecycle: not a public API, it may change in any release.
 """Where terok keeps things: state-root resolution and every path built from it."""
 
 from __future__ import annotations
 
 import os
 import stat
+from typing import Callable, Dict, Mapping, Optional
 
-from ansible_collections.terok.lifecycle.plugins.module_utils.errors import TerokError
+from ansible_collections.terok.lifecycle.plugins.module_utils._errors import TerokError
 
 SYSTEM_CONFIG = "/etc/terok/config.yml"
 SYSTEM_ROOT = "/var/lib/terok"
 
 
-def check_component(value, what):
+def check_component(value: object, what: str) -> str:
     """Refuse a value that would not be exactly one path component."""
     if (
         not isinstance(value, str)
@@ -29,7 +32,7 @@ def check_component(value, what):
     return value
 
 
-def _config_paths(environ, load_yaml):
+def _config_paths(environ: Mapping[str, str], load_yaml: Callable) -> Dict[str, object]:
     """The ``paths`` settings of the terok config files, layered as terok layers them.
 
     ``TEROK_CONFIG_FILE`` alone when set; else ``/etc/terok/config.yml`` with the user's
@@ -56,7 +59,7 @@ def _config_paths(environ, load_yaml):
     return merged
 
 
-def _absolute(value, what):
+def _absolute(value: object, what: str) -> str:
     path = os.path.expanduser(str(value))
     if "\x00" in path:
         raise TerokError("%s %r contains a NUL character" % (what, value), option="root" if what == "root" else None)
@@ -65,7 +68,7 @@ def _absolute(value, what):
     return os.path.normpath(path)
 
 
-class Layout(object):
+class Layout:
     """The three trees of one terok installation and the paths of its tasks.
 
     ``state_dir`` holds ``projects/<p>/tasks/<id>_dossier.json`` and ``<id>_meta.yml``;
@@ -73,7 +76,7 @@ class Layout(object):
     ``root`` holds ``archive/<p>/tasks/``.
     """
 
-    def __init__(self, root, state_dir=None, live_dir=None):
+    def __init__(self, root: str, state_dir: Optional[str] = None, live_dir: Optional[str] = None) -> None:
         self.root = root
         self.state_dir = state_dir or os.path.join(root, "core")
         self.live_dir = live_dir or os.path.join(root, "sandbox-live")
@@ -84,7 +87,13 @@ class Layout(object):
         )
 
     @classmethod
-    def resolve(cls, root=None, environ=None, load_yaml=None, euid=None):
+    def resolve(
+        cls,
+        root: Optional[str] = None,
+        environ: Optional[Mapping[str, str]] = None,
+        load_yaml: Optional[Callable] = None,
+        euid: Optional[int] = None,
+    ) -> "Layout":
         """Resolve the layout: option ``root``, else env and config file, else the defaults.
 
         An explicit ``root`` option places everything under it; the environment and the
@@ -118,7 +127,7 @@ class Layout(object):
             live_dir = _absolute(config["sandbox_live_dir"], "paths.sandbox_live_dir in the terok config file")
         return cls(base, state_dir, live_dir)
 
-    def guard(self, path):
+    def guard(self, path: str) -> str:
         """``path`` if no existing component of it below its tree's base is a symlink.
 
         The bases themselves (the root, or a relocated state or live directory) may be
@@ -140,41 +149,41 @@ class Layout(object):
             self._safe.add(path)
         return path
 
-    def _within(self, path):
+    def _within(self, path: str) -> bool:
         return any(path.startswith(base + os.sep) for base in self._bases)
 
     # Per-project directories ------------------------------------------------------------
-    def projects_dir(self):
+    def projects_dir(self) -> str:
         return self.guard(os.path.join(self.state_dir, "projects"))
 
-    def meta_dir(self, project):
+    def meta_dir(self, project: str) -> str:
         return self.guard(os.path.join(self.projects_dir(), check_component(project, "project"), "tasks"))
 
-    def tasks_root(self, project):
+    def tasks_root(self, project: str) -> str:
         return self.guard(os.path.join(self.live_dir, "tasks", check_component(project, "project")))
 
-    def archive_dir(self, project):
+    def archive_dir(self, project: str) -> str:
         return self.guard(os.path.join(self.root, "archive", check_component(project, "project"), "tasks"))
 
     # Per-task paths ------------------------------------------------------------------------
-    def dossier_path(self, project, task_id):
+    def dossier_path(self, project: str, task_id: str) -> str:
         return os.path.join(self.meta_dir(project), check_component(task_id, "task id") + "_dossier.json")
 
-    def meta_path(self, project, task_id):
+    def meta_path(self, project: str, task_id: str) -> str:
         return os.path.join(self.meta_dir(project), check_component(task_id, "task id") + "_meta.yml")
 
-    def task_dir(self, project, task_id):
+    def task_dir(self, project: str, task_id: str) -> str:
         return self.guard(os.path.join(self.tasks_root(project), check_component(task_id, "task id")))
 
-    def workspace(self, project, task_id, guard=True):
+    def workspace(self, project: str, task_id: str, guard: bool = True) -> str:
         path = os.path.join(self.tasks_root(project), check_component(task_id, "task id"), "workspace-dangerous")
         return self.guard(path) if guard else path
 
-    def log_file(self, project, task_id):
+    def log_file(self, project: str, task_id: str) -> str:
         return self.guard(os.path.join(self.task_dir(project, task_id), "logs", "container.log"))
 
-    def work_status_file(self, project, task_id):
+    def work_status_file(self, project: str, task_id: str) -> str:
         return self.guard(os.path.join(self.task_dir(project, task_id), "agent-config", "work-status.yml"))
 
-    def as_dict(self):
+    def as_dict(self) -> Dict[str, str]:
         return {"root": self.root, "state_dir": self.state_dir, "live_dir": self.live_dir}

@@ -2,26 +2,40 @@
 # Copyright (c) terok.lifecycle contributors
 # GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""One validated request for one task: what the module options of a task mean."""
+#
+# Private to terok.lifecycle: not a public API, it may change in any release.
+"""Validated requests: what the module options of a task mean, for one task or a list of them."""
 
 from __future__ import annotations
 
-from ansible_collections.terok.lifecycle.plugins.module_utils.container_spec import RESET_MODES, ContainerSpec
-from ansible_collections.terok.lifecycle.plugins.module_utils.errors import TerokError
-from ansible_collections.terok.lifecycle.plugins.module_utils.naming import (
-    check_mode,
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
+
+from ansible_collections.terok.lifecycle.plugins.module_utils._container_spec import RESET_MODES, ContainerSpec
+from ansible_collections.terok.lifecycle.plugins.module_utils._errors import TerokError
+from ansible_collections.terok.lifecycle.plugins.module_utils._naming import (
+    check_container_mode,
     check_name,
     check_project,
     check_task_id,
 )
 
 STATES = ("present", "running", "stopped", "absent", "archived")
+# Options of terok_tasks given once for the whole list, used where an item does not set them.
+SHARED_DEFAULTS = ("image",)
 
 
-class Spec(object):
+class Spec:
     """One validated request for one task."""
 
-    def __init__(self, project, name=None, task_id=None, state="present", archive=True, **options):
+    def __init__(
+        self,
+        project: str,
+        name: Optional[str] = None,
+        task_id: Optional[str] = None,
+        state: str = "present",
+        archive: bool = True,
+        **options: Any,
+    ) -> None:
         self.project = project
         self.name = name
         self.task_id = task_id
@@ -37,10 +51,10 @@ class Spec(object):
         self.stop_timeout = options.get("stop_timeout", 10)
 
     @classmethod
-    def from_params(cls, params, prefix=""):
+    def from_params(cls, params: Mapping[str, Any], prefix: str = "") -> "Spec":
         """Validate module parameters; every error names its option (``prefix`` for list items)."""
 
-        def opt(key):
+        def opt(key: str) -> str:
             return prefix + key
 
         project = check_project(params.get("project"), opt("project"))
@@ -66,7 +80,7 @@ class Spec(object):
         options = {}
         mode = params.get("mode")
         if mode is not None:
-            options["mode"] = check_mode(mode, opt("mode"))
+            options["mode"] = check_container_mode(mode, opt("mode"))
         for key in ("ready_timeout", "wait_timeout", "stop_timeout"):
             value = params.get(key)
             if value is not None:
@@ -85,3 +99,25 @@ class Spec(object):
         if state == "running":
             options["container"] = ContainerSpec.from_params(params, prefix)
         return cls(project, name, task_id, state, archive, **options)
+
+
+def specs_from_items(items: Sequence[Mapping[str, Any]], defaults: Mapping[str, Any]) -> List[Spec]:
+    """Validate every item of terok_tasks before anything is done; errors name ``tasks[i].option``."""
+    specs = []
+    seen: Dict[Tuple[str, str, Optional[str]], int] = {}
+    for index, item in enumerate(items):
+        params = dict(item)
+        for key in SHARED_DEFAULTS:
+            if params.get(key) is None and defaults.get(key) is not None:
+                params[key] = defaults[key]
+        spec = Spec.from_params(params, prefix="tasks[%d]." % index)
+        key = (spec.project, "id", spec.task_id) if spec.task_id else (spec.project, "name", spec.name)
+        if key in seen:
+            raise TerokError(
+                "tasks[%d] names the same task as tasks[%d] (%s %s in project %s); give each task once"
+                % (index, seen[key], key[1], key[2], spec.project),
+                option="tasks[%d]" % index,
+            )
+        seen[key] = index
+        specs.append(spec)
+    return specs

@@ -2,6 +2,8 @@
 # Copyright (c) terok.lifecycle contributors
 # GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
+#
+# Private to terok.lifecycle: not a public API, it may change in any release.
 """Atomic file writes and guarded directory creation and removal."""
 
 from __future__ import annotations
@@ -10,12 +12,12 @@ import os
 import shutil
 import tempfile
 
-from ansible_collections.terok.lifecycle.plugins.module_utils.errors import TerokError
+from ansible_collections.terok.lifecycle.plugins.module_utils._errors import TerokError
 
 TEMP_SUFFIX = ".tmp"
 
 
-def atomic_write(path, data, mode=0o644, sync=True):
+def atomic_write(path: str, data: bytes, mode: int = 0o644, sync: bool = True) -> None:
     """Write ``data`` (bytes) to ``path`` through a temp file in the same directory and a rename.
 
     A reader sees the old file or the new one, never a part; a fault leaves the old file.
@@ -41,7 +43,7 @@ def atomic_write(path, data, mode=0o644, sync=True):
         raise
 
 
-def make_dirs(path, mode=0o755):
+def make_dirs(path: str, mode: int = 0o755) -> None:
     """Create ``path`` and missing parents with ``mode`` (not masked by the umask); refuse symlinks."""
     missing = []
     current = path
@@ -64,7 +66,7 @@ def make_dirs(path, mode=0o755):
         raise TerokError("%s is a symbolic link; refusing to use it" % path)
 
 
-def remove_tree(path):
+def remove_tree(path: str) -> None:
     """Remove a directory tree (or a file) if it is there; never follows a symlink out."""
     if os.path.islink(path) or os.path.isfile(path):
         os.unlink(path)
@@ -72,7 +74,8 @@ def remove_tree(path):
         shutil.rmtree(path)
 
 
-def remove_file(path):
+def remove_file(path: str) -> None:
+    """Remove the file ``path``; a missing one is not an error."""
     try:
         os.unlink(path)
     except FileNotFoundError:

@@ -2,7 +2,9 @@
 # Copyright (c) terok.lifecycle contributors
 # GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""What a task's container is made of, the ``podman run`` arguments for it, and its hash."""
+#
+# Private to terok.lifecycle: not a public API, it may change in any release.
+"""What a task's container is made of (validated options), its environment, its ``podman run`` request and its hash."""
 
 from __future__ import annotations
 
@@ -10,8 +12,10 @@ import hashlib
 import json
 import os
 import re
+from typing import Any, Dict, List, Mapping, Optional, Sequence
 
-from ansible_collections.terok.lifecycle.plugins.module_utils.errors import TerokError
+from ansible_collections.terok.lifecycle.plugins.module_utils._errors import TerokError
+from ansible_collections.terok.lifecycle.plugins.module_utils._podman import RunRequest
 
 CONTAINER_WORKSPACE = "/workspace"
 IMAGE_INIT_SCRIPT = "/usr/local/bin/init-ssh-and-repo.sh"
@@ -34,13 +38,13 @@ RESERVED_ENV = frozenset(["REPO_ROOT", "TASK_ID", "PROJECT_NAME"] + [var for _op
 _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
-def _check_text(value, option):
+def _check_text(value: str, option: str) -> str:
     if "\x00" in value or "\n" in value or "\r" in value:
         raise TerokError("%s must not contain NUL or line breaks" % option, option=option)
     return value
 
 
-def _check_volume(entry, option):
+def _check_volume(entry: str, option: str) -> str:
     parts = entry.split(":")
     if len(parts) not in (2, 3) or not parts[0] or not parts[1]:
         raise TerokError(
@@ -53,10 +57,18 @@ def _check_volume(entry, option):
     return _check_text(entry, option)
 
 
-class ContainerSpec(object):
+class ContainerSpec:
     """The requested container of a task, validated; ``digest`` identifies it."""
 
-    def __init__(self, image, command=None, init_script=None, env=None, volumes=None, init_env=None):
+    def __init__(
+        self,
+        image: str,
+        command: Optional[Sequence[str]] = None,
+        init_script: Optional[str] = None,
+        env: Optional[Mapping[str, str]] = None,
+        volumes: Optional[Sequence[str]] = None,
+        init_env: Optional[Mapping[str, str]] = None,
+    ) -> None:
         self.image = image
         self.command = list(command) if command else list(DEFAULT_COMMAND)
         self.init_script = init_script
@@ -65,7 +77,7 @@ class ContainerSpec(object):
         self.volumes = list(volumes or [])
 
     @classmethod
-    def from_params(cls, params, prefix=""):
+    def from_params(cls, params: Mapping[str, Any], prefix: str = "") -> "ContainerSpec":
         """Validate the container options of a module run (``prefix`` for list items)."""
 
         def opt(key):
@@ -111,7 +123,7 @@ class ContainerSpec(object):
             raise TerokError("%s must not be an empty list" % opt("command"), option=opt("command"))
         return cls(image, command, init_script, env, volumes, init_env)
 
-    def digest(self):
+    def digest(self) -> str:
         """A hash of everything that shapes the container, secrets included (only hashed)."""
         data = {
             "image": self.image,
@@ -123,32 +135,43 @@ class ContainerSpec(object):
         }
         return hashlib.sha256(json.dumps(data, sort_keys=True).encode("utf-8")).hexdigest()[:32]
 
-    def environment(self, project, task_id):
+    def environment(self, project: str, task_id: str) -> Dict[str, str]:
         """The container's environment: the init script's inputs, then the extra ``env``."""
         env = {"REPO_ROOT": CONTAINER_WORKSPACE, "TASK_ID": task_id, "PROJECT_NAME": project}
         env.update(self.init_env)
         env.update(self.env)
         return env
 
-    def run_args(self, name, project, task_id, task_name, mode, workspace, dossier_path, env_file):
-        """The arguments after ``podman`` that create and start the container (detached)."""
-        args = [
-            "run", "--detach", "--interactive", "--init",
-            "--name", name,
-            "--hostname", name,
-            "--label", LABEL_PREFIX + "project=" + project,
-            "--label", LABEL_PREFIX + "task=" + task_id,
-            "--label", LABEL_PREFIX + "name=" + (task_name or ""),
-            "--label", LABEL_PREFIX + "mode=" + mode,
-            "--label", SPEC_LABEL + "=" + self.digest(),
-            "--annotation", "dossier.meta_path=" + dossier_path,
-            "--volume", "%s:%s:Z" % (workspace, CONTAINER_WORKSPACE),
-            "--workdir", CONTAINER_WORKSPACE,
-            "--env-file", env_file,
+    def run_request(
+        self,
+        name: str,
+        project: str,
+        task_id: str,
+        task_name: Optional[str],
+        mode: str,
+        workspace: str,
+        dossier_path: str,
+    ) -> RunRequest:
+        """The ``podman run`` request that creates and starts the task's container (detached)."""
+        labels = [
+            (LABEL_PREFIX + "project", project),
+            (LABEL_PREFIX + "task", task_id),
+            (LABEL_PREFIX + "name", task_name or ""),
+            (LABEL_PREFIX + "mode", mode),
+            (SPEC_LABEL, self.digest()),
         ]
+        volumes: List[str] = ["%s:%s:Z" % (workspace, CONTAINER_WORKSPACE)]
         if self.init_script:
-            args += ["--volume", "%s:%s:ro" % (self.init_script, IMAGE_INIT_SCRIPT)]
-        for volume in self.volumes:
-            args += ["--volume", volume]
-        args += ["--entrypoint", json.dumps(["/bin/bash", IMAGE_INIT_SCRIPT]), self.image]
-        return args + self.command
+            volumes.append("%s:%s:ro" % (self.init_script, IMAGE_INIT_SCRIPT))
+        volumes += self.volumes
+        return RunRequest(
+            name=name,
+            image=self.image,
+            command=self.command,
+            entrypoint=["/bin/bash", IMAGE_INIT_SCRIPT],
+            labels=labels,
+            annotations=[("dossier.meta_path", dossier_path)],
+            volumes=volumes,
+            workdir=CONTAINER_WORKSPACE,
+            env=self.environment(project, task_id),
+        )

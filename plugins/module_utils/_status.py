@@ -2,20 +2,24 @@
 # Copyright (c) terok.lifecycle contributors
 # GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
+#
+# Private to terok.lifecycle: not a public API, it may change in any release.
 """A task's status, computed from its metadata and its container the way terok computes it."""
 
 from __future__ import annotations
 
+from typing import Any, Mapping, Optional
+
 STATUSES = ("deleting", "running", "init", "completed", "failed", "stopped", "created", "not found")
 
 
-def _by_exit_code(exit_code, otherwise):
+def _by_exit_code(exit_code: Any, otherwise: str) -> str:
     if exit_code is None:
         return otherwise
     return "completed" if exit_code == 0 else "failed"
 
 
-def compute_status(meta, container_state):
+def compute_status(meta: Optional[Mapping[str, Any]], container_state: Optional[str]) -> str:
     """Status from ``meta`` (the ``_meta.yml`` mapping) and the container's state (or None).
 
     1. ``deleting: true`` → deleting

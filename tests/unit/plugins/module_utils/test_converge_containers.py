@@ -11,12 +11,11 @@ import os
 import pytest
 import yaml
 
-from ansible_collections.terok.lifecycle.plugins.module_utils.container_ops import check_mode_kept, plan_running
-from ansible_collections.terok.lifecycle.plugins.module_utils.container_spec import SPEC_LABEL
-from ansible_collections.terok.lifecycle.plugins.module_utils.errors import TerokError
-from ansible_collections.terok.lifecycle.plugins.module_utils.lifecycle import converge_one
-from ansible_collections.terok.lifecycle.plugins.module_utils.spec import Spec
-from ansible_collections.terok.lifecycle.plugins.module_utils.store import ProjectTasks, Task
+from ansible_collections.terok.lifecycle.plugins.module_utils._container_spec import SPEC_LABEL
+from ansible_collections.terok.lifecycle.plugins.module_utils._errors import TerokError
+from ansible_collections.terok.lifecycle.plugins.module_utils._converge import converge_one, plan_running, require_first_mode
+from ansible_collections.terok.lifecycle.plugins.module_utils._spec import Spec
+from ansible_collections.terok.lifecycle.plugins.module_utils._project_tasks import ProjectTasks, Task
 
 IMAGE = "localhost/terok-agent:latest"
 READY = "2026-11-28T09:16:00+00:00"
@@ -44,10 +43,10 @@ def the_run_call(runner):
 
 def test_a_task_keeps_its_first_mode():
     task = Task("demo", "k7m2q", {"name": "a"}, {"mode": "web"})
-    check_mode_kept(task, "web")
-    check_mode_kept(Task("demo", "k7m2q", {}, {"mode": None}), "cli")
+    require_first_mode(task, "web")
+    require_first_mode(Task("demo", "k7m2q", {}, {"mode": None}), "cli")
     with pytest.raises(TerokError) as err:
-        check_mode_kept(task, "cli")
+        require_first_mode(task, "cli")
     assert err.value.option == "mode"
     assert "web" in err.value.msg
 

@@ -2,6 +2,8 @@
 # Copyright (c) terok.lifecycle contributors
 # GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
+#
+# Private to terok.lifecycle: not a public API, it may change in any release.
 """terok's two task metadata files: ``<id>_dossier.json`` and ``<id>_meta.yml``."""
 
 from __future__ import annotations
@@ -11,9 +13,10 @@ import json
 import os
 import stat
 import traceback
+from typing import Any, Dict, Optional
 
-from ansible_collections.terok.lifecycle.plugins.module_utils.errors import TerokError
-from ansible_collections.terok.lifecycle.plugins.module_utils.fileio import atomic_write
+from ansible_collections.terok.lifecycle.plugins.module_utils._errors import TerokError
+from ansible_collections.terok.lifecycle.plugins.module_utils._fileio import atomic_write
 
 try:
     import yaml
@@ -29,7 +32,7 @@ try:
         def compose_node(self, parent, index):
             if self.check_event(yaml.events.AliasEvent):
                 raise yaml.YAMLError("YAML aliases are not accepted here")
-            return super(_NoAliasLoader, self).compose_node(parent, index)
+            return super().compose_node(parent, index)
 
 except ImportError:
     HAS_YAML = False
@@ -41,16 +44,17 @@ MANAGED_KEY = "managed_by"
 MAX_BYTES = 1024 * 1024
 
 
-def load_yaml(data, untrusted=False):
+def load_yaml(data: Any, untrusted: bool = False) -> Any:
     """Parse YAML text or bytes with the safe loader (``untrusted``: and no aliases)."""
     return yaml.load(data, Loader=_NoAliasLoader if untrusted else _Loader)
 
 
-def dump_yaml(data):
+def dump_yaml(data: Any) -> str:
+    """YAML text of ``data`` in block style, keys in their order."""
     return yaml.dump(data, Dumper=_Dumper, default_flow_style=False, sort_keys=False, allow_unicode=True)
 
 
-def read_regular(path):
+def read_regular(path: str) -> Optional[bytes]:
     """The bytes of the regular file ``path`` (not through a symlink, never a FIFO); None if missing."""
     try:
         fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
@@ -74,7 +78,7 @@ def read_regular(path):
     return data
 
 
-def _read(path):
+def _read(path: str) -> Optional[bytes]:
     """Return the bytes of ``path``, or None when there is no such file."""
     data = read_regular(path)
     if data is None:
@@ -84,7 +88,7 @@ def _read(path):
     return data
 
 
-def read_dossier(path):
+def read_dossier(path: str) -> Optional[Dict[str, Any]]:
     """The dossier mapping, or None when the file is missing; raise on a malformed one."""
     data = _read(path)
     if data is None:
@@ -99,7 +103,7 @@ def read_dossier(path):
     return value
 
 
-def read_meta(path, untrusted=False):
+def read_meta(path: str, untrusted: bool = False) -> Optional[Dict[str, Any]]:
     """The ``_meta.yml`` mapping, or None when the file is missing; raise on a malformed one.
 
     An empty file reads as an empty mapping, as terok reads it. ``untrusted`` for files that
@@ -119,25 +123,42 @@ def read_meta(path, untrusted=False):
     return value
 
 
-def dossier_bytes(project, task_id, name, existing=None):
-    """The dossier text: terok's three keys first, any other keys kept after them."""
+def new_dossier(
+    project: str, task_id: Optional[str], name: Optional[str], existing: Optional[Dict[str, Any]] = None
+) -> Dict[str, Any]:
+    """The dossier mapping: terok's three keys first, any other keys of ``existing`` after them."""
     dossier = {"project": project, "task": task_id, "name": name}
     for key, value in (existing or {}).items():
         if key not in dossier:
             dossier[key] = value
-    return (json.dumps(dossier, indent=2, ensure_ascii=False) + "\n").encode("utf-8")
+    return dossier
 
 
-def meta_bytes(meta):
+def dossier_bytes(project: str, task_id: str, name: Optional[str], existing: Optional[Dict[str, Any]] = None) -> bytes:
+    """The dossier text, as terok writes it (``json.dumps`` with indent 2 and a newline)."""
+    return (json.dumps(new_dossier(project, task_id, name, existing), indent=2, ensure_ascii=False) + "\n").encode(
+        "utf-8"
+    )
+
+
+def meta_bytes(meta: Dict[str, Any]) -> bytes:
+    """The ``_meta.yml`` text of ``meta``."""
     return dump_yaml(meta).encode("utf-8")
 
 
-def write_dossier(path, project, task_id, name, existing=None, mode=0o644):
+def write_dossier(
+    path: str,
+    project: str,
+    task_id: str,
+    name: Optional[str],
+    existing: Optional[Dict[str, Any]] = None,
+    mode: int = 0o644,
+) -> Dict[str, Any]:
     """Write the dossier atomically; return the mapping written."""
-    data = dossier_bytes(project, task_id, name, existing)
-    atomic_write(path, data, mode)
-    return json.loads(data.decode("utf-8"))
+    atomic_write(path, dossier_bytes(project, task_id, name, existing), mode)
+    return new_dossier(project, task_id, name, existing)
 
 
-def write_meta(path, meta, mode=0o644):
+def write_meta(path: str, meta: Dict[str, Any], mode: int = 0o644) -> None:
+    """Write ``_meta.yml`` atomically."""
     atomic_write(path, meta_bytes(meta), mode)

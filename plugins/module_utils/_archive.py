@@ -2,7 +2,9 @@
 # Copyright (c) terok.lifecycle contributors
 # GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""Archive entries: ``archive/<project>/tasks/<UTC stamp>_<id>[_<name>]/task.json`` (+ ``logs/``)."""
+#
+# Private to terok.lifecycle: not a public API, it may change in any release.
+"""Archive entries, ``archive/<project>/tasks/<UTC stamp>_<id>[_<name>]/task.json`` (+ ``logs/``): written and read here."""
 
 from __future__ import annotations
 
@@ -10,33 +12,36 @@ import datetime
 import json
 import os
 import shutil
+from typing import Any, Callable, Dict, List, Optional
 
-from ansible_collections.terok.lifecycle.plugins.module_utils.errors import TerokError
-from ansible_collections.terok.lifecycle.plugins.module_utils.fileio import atomic_write, make_dirs
-from ansible_collections.terok.lifecycle.plugins.module_utils.metadata import MANAGED_BY, MANAGED_KEY, read_regular
-from ansible_collections.terok.lifecycle.plugins.module_utils.paths import check_component
+from ansible_collections.terok.lifecycle.plugins.module_utils._errors import TerokError
+from ansible_collections.terok.lifecycle.plugins.module_utils._fileio import atomic_write, make_dirs
+from ansible_collections.terok.lifecycle.plugins.module_utils._metadata import read_regular
+from ansible_collections.terok.lifecycle.plugins.module_utils._paths import Layout, check_component
+from ansible_collections.terok.lifecycle.plugins.module_utils._results import archive_entry_result
 
 TASK_JSON = "task.json"
 STAMP_FORMAT = "%Y%m%dT%H%M%S%fZ"
 
 
-def archive_stamp(now=None):
+def archive_stamp(now: Optional[datetime.datetime] = None) -> str:
+    """The UTC stamp an entry's directory name starts with."""
     now = now or datetime.datetime.now(datetime.timezone.utc)
     return now.strftime(STAMP_FORMAT)
 
 
-def snapshot(task):
+def snapshot(task: Any) -> Dict[str, Any]:
     """The merged dict terok stores in ``task.json``: the ``_meta.yml`` keys, then the internal keys."""
     merged = dict(task.meta)
     merged.update({"project_name": task.project, "task_id": task.task_id, "name": task.name})
     return merged
 
 
-def _snapshot_bytes(data):
+def _snapshot_bytes(data: Dict[str, Any]) -> bytes:
     return (json.dumps(data, indent=2, ensure_ascii=False, default=str) + "\n").encode("utf-8")
 
 
-def _reserve_entry(archive_root, base):
+def _reserve_entry(archive_root: str, base: str) -> str:
     """Create and return a fresh entry directory, ``base``, ``base_1``, ``base_2`` …"""
     make_dirs(archive_root)
     counter = 0
@@ -50,7 +55,7 @@ def _reserve_entry(archive_root, base):
             counter += 1
 
 
-def write_entry(layout, task, now=None):
+def write_entry(layout: Layout, task: Any, now: Optional[datetime.datetime] = None) -> str:
     """Archive ``task`` (metadata snapshot and its ``logs/``) and return the entry's path.
 
     The entry counts once ``task.json`` is in it, and that file is written last and
@@ -75,7 +80,9 @@ def write_entry(layout, task, now=None):
     return entry
 
 
-def list_entries(layout, project, warn=None, task_id=None):
+def list_entries(
+    layout: Layout, project: str, warn: Optional[Callable[[str], None]] = None, task_id: Optional[str] = None
+) -> List[Dict[str, Any]]:
     """Archived tasks of ``project``, newest first, each a dict; unreadable entries skipped (warned).
 
     ``task_id`` reads only the entries whose directory name carries that id.
@@ -105,17 +112,5 @@ def list_entries(layout, project, warn=None, task_id=None):
             if warn:
                 warn("archive entry %s skipped: task.json does not hold a JSON object" % path)
             continue
-        entries.append(
-            {
-                "project": project,
-                "task_id": None if data.get("task_id") is None else str(data.get("task_id")),
-                "name": data.get("name"),
-                "mode": data.get("mode"),
-                "exit_code": data.get("exit_code"),
-                "created_at": data.get("created_at"),
-                "archived_at": entry.split("_", 1)[0],
-                "archive_path": path,
-                "managed": data.get(MANAGED_KEY) == MANAGED_BY,
-            }
-        )
+        entries.append(archive_entry_result(project, entry, path, data))
     return entries

@@ -11,13 +11,14 @@ import os
 
 import pytest
 
-from ansible_collections.terok.lifecycle.plugins.module_utils import bulk
-from ansible_collections.terok.lifecycle.plugins.module_utils.archive import TASK_JSON, list_entries
-from ansible_collections.terok.lifecycle.plugins.module_utils.bulk import converge_many, specs_from_items
-from ansible_collections.terok.lifecycle.plugins.module_utils.errors import TerokError
-from ansible_collections.terok.lifecycle.plugins.module_utils.locking import ProjectLock
-from ansible_collections.terok.lifecycle.plugins.module_utils.metadata import MANAGED_BY, MANAGED_KEY
-from ansible_collections.terok.lifecycle.plugins.module_utils.store import ProjectTasks
+from ansible_collections.terok.lifecycle.plugins.module_utils import _converge, _session
+from ansible_collections.terok.lifecycle.plugins.module_utils._archive import TASK_JSON, list_entries
+from ansible_collections.terok.lifecycle.plugins.module_utils._converge import converge_many
+from ansible_collections.terok.lifecycle.plugins.module_utils._errors import TerokError
+from ansible_collections.terok.lifecycle.plugins.module_utils._lock import ProjectLock
+from ansible_collections.terok.lifecycle.plugins.module_utils._metadata import MANAGED_BY, MANAGED_KEY
+from ansible_collections.terok.lifecycle.plugins.module_utils._project_tasks import ProjectTasks
+from ansible_collections.terok.lifecycle.plugins.module_utils._spec import specs_from_items
 
 IMAGE = "localhost/terok-agent:latest"
 READY = "2026-11-28T09:16:00+00:00"
@@ -55,7 +56,7 @@ def write_managed(write_task, layout):
     return write
 
 
-class RecordedLock(object):
+class RecordedLock:
     """Wraps a real project lock; records acquire/release and fails when two are held at once."""
 
     def __init__(self, spy, project, lock):
@@ -77,16 +78,16 @@ class RecordedLock(object):
         return False
 
 
-class LockSpy(object):
-    """Stands in for ``runtime.lock``: the real lock, recorded."""
+class LockSpy:
+    """Stands in for the ProjectLock that task sessions take: the real lock, recorded."""
 
-    def __init__(self, runtime):
-        self.real = runtime.lock
+    def __init__(self):
         self.held = []
         self.events = []
 
-    def __call__(self, project, may_create=True):
-        return RecordedLock(self, project, self.real(project, may_create))
+    def __call__(self, meta_dir, *args, **kwargs):
+        project = os.path.basename(os.path.dirname(meta_dir))  # <state>/projects/<project>/tasks
+        return RecordedLock(self, project, ProjectLock(meta_dir, *args, **kwargs))
 
     def acquired(self):
         return [project for event, project in self.events if event == "acquire"]
@@ -94,30 +95,30 @@ class LockSpy(object):
 
 @pytest.fixture
 def spies(monkeypatch):
-    """Install a lock spy on a runtime and spies on ProjectTasks.load and bulk.converge."""
+    """Install spies on the sessions' lock, on ProjectTasks.load and on _converge.converge."""
 
-    class Spies(object):
+    class Spies:
         lock = None
         loads = []
         converged = []
 
     real_load = ProjectTasks.load
-    real_converge = bulk.converge
+    real_converge = _converge.converge
 
     def load(self):
         Spies.loads.append((self.project, list(Spies.lock.held) if Spies.lock else None))
         return real_load(self)
 
-    def converge(runtime, tasks, spec):
+    def converge(session, spec):
         Spies.converged.append((spec.project, spec.name, spec.task_id, list(Spies.lock.held) if Spies.lock else None))
-        return real_converge(runtime, tasks, spec)
+        return real_converge(session, spec)
 
     monkeypatch.setattr(ProjectTasks, "load", load)
-    monkeypatch.setattr(bulk, "converge", converge)
+    monkeypatch.setattr(_converge, "converge", converge)
 
     def install(runtime):
-        Spies.lock = LockSpy(runtime)
-        runtime.lock = Spies.lock
+        Spies.lock = LockSpy()
+        monkeypatch.setattr(_session, "ProjectLock", Spies.lock)
         return Spies
 
     return install
@@ -316,18 +317,18 @@ def test_one_project_lock_at_a_time_in_sorted_order(make_runtime, spies):
 
 def test_the_project_lock_is_really_held_while_its_items_converge(make_runtime, layout, monkeypatch):
     runtime, _runner = make_runtime()
-    real_converge = bulk.converge
+    real_converge = _converge.converge
     probes = []
 
-    def converge(rt, tasks, spec):
+    def converge(session, spec):
         try:
             ProjectLock(layout.meta_dir(spec.project), timeout=0).acquire().release()
             probes.append((spec.project, "free"))
         except TerokError:
             probes.append((spec.project, "held"))
-        return real_converge(rt, tasks, spec)
+        return real_converge(session, spec)
 
-    monkeypatch.setattr(bulk, "converge", converge)
+    monkeypatch.setattr(_converge, "converge", converge)
     converge_many(runtime, specs(item("beta", name="b"), item("alpha", name="a")))
     assert probes == [("alpha", "held"), ("beta", "held")]
 

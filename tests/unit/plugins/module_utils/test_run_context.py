@@ -10,7 +10,9 @@ import os
 
 import pytest
 
-from ansible_collections.terok.lifecycle.plugins.module_utils.podman import PodmanError
+from ansible_collections.terok.lifecycle.plugins.module_utils._podman import PodmanError
+from ansible_collections.terok.lifecycle.plugins.module_utils._run_context import RunContext
+from ansible_collections.terok.lifecycle.plugins.module_utils._session import open_session
 
 
 def test_containers_are_listed_once(make_runtime):
@@ -48,23 +50,21 @@ def test_warn_deduplicates(make_runtime):
     assert runtime.warnings == ["a", "b"]
 
 
-def test_lock_in_check_mode_writes_nothing(make_runtime, layout, root):
+def test_a_session_in_check_mode_writes_nothing(make_runtime, layout, root):
     runtime, _runner = make_runtime(check_mode=True)
-    with runtime.lock("demo"):
+    with open_session(runtime, "demo", may_create=True):
         pass
     assert not os.path.exists(root)
 
 
-def test_lock_outside_check_mode_makes_the_meta_dir(make_runtime, layout):
+def test_a_session_outside_check_mode_makes_the_meta_dir(make_runtime, layout):
     runtime, _runner = make_runtime(lock_timeout=0.1)
-    with runtime.lock("demo"):
+    with open_session(runtime, "demo", may_create=True):
         assert os.path.isdir(layout.meta_dir("demo"))
 
 
 def test_now_is_utc():
-    from ansible_collections.terok.lifecycle.plugins.module_utils.runtime import Runtime
-
-    now = Runtime(None, None).now()
+    now = RunContext(None, None).now()
     assert now.utcoffset() == datetime.timedelta(0)
 
 

@@ -13,8 +13,8 @@ import time
 
 import pytest
 
-from ansible_collections.terok.lifecycle.plugins.module_utils.errors import TerokError
-from ansible_collections.terok.lifecycle.plugins.module_utils.locking import LOCK_NAME, ProjectLock
+from ansible_collections.terok.lifecycle.plugins.module_utils._errors import TerokError
+from ansible_collections.terok.lifecycle.plugins.module_utils._lock import LOCK_NAME, ProjectLock
 
 HOLDER = """
 import fcntl, os, sys

@@ -2,14 +2,17 @@
 # Copyright (c) terok.lifecycle contributors
 # GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
+#
+# Private to terok.lifecycle: not a public API, it may change in any release.
 """Task ids, task names, project names and container names, as terok 0.9 defines them."""
 
 from __future__ import annotations
 
 import re
 import secrets
+from typing import Container, List
 
-from ansible_collections.terok.lifecycle.plugins.module_utils.errors import TerokError
+from ansible_collections.terok.lifecycle.plugins.module_utils._errors import TerokError
 
 # Lowercase Crockford base32: digits and letters without i, l, o, u.
 ID_ALPHABET = "0123456789abcdefghjkmnpqrstvwxyz"
@@ -30,7 +33,7 @@ _NAME_DROP = re.compile(r"[^a-z0-9_-]")
 _DASHES = re.compile(r"-{2,}")
 
 
-def new_task_id(taken):
+def new_task_id(taken: Container[str]) -> str:
     """Return a fresh random task id that is not in ``taken`` (a container of ids)."""
     for _attempt in range(1000):
         task_id = secrets.choice(ID_HEAD) + secrets.choice("0123456789")
@@ -41,11 +44,11 @@ def new_task_id(taken):
     raise TerokError("could not find a free task id after 1000 attempts")
 
 
-def is_task_id(value):
+def is_task_id(value: object) -> bool:
     return isinstance(value, str) and ID_RE.fullmatch(value) is not None
 
 
-def check_task_id(value, option="task_id"):
+def check_task_id(value: object, option: str = "task_id") -> str:
     """Return ``value`` if it is a well-formed task id, else raise naming ``option``."""
     if not is_task_id(value):
         raise TerokError(
@@ -56,7 +59,7 @@ def check_task_id(value, option="task_id"):
     return value
 
 
-def sanitize_name(value):
+def sanitize_name(value: str) -> str:
     """Normalise a task name the way terok does; the result may be invalid (see check_name)."""
     name = value.strip().lower().replace(" ", "-")
     name = _NAME_DROP.sub("", name)
@@ -64,7 +67,7 @@ def sanitize_name(value):
     return name[:NAME_MAX].rstrip("-")
 
 
-def check_name(value, option="name"):
+def check_name(value: object, option: str = "name") -> str:
     """Return the sanitized form of ``value``, or raise if it is empty or starts with ``-``."""
     if not isinstance(value, str):
         raise TerokError("%s must be a string" % option, option=option)
@@ -86,7 +89,7 @@ def check_name(value, option="name"):
     return name
 
 
-def check_project(value, option="project"):
+def check_project(value: object, option: str = "project") -> str:
     """Return ``value`` if it is a valid terok project name, else raise naming ``option``."""
     if value is None:
         raise TerokError("%s is required" % option, option=option)
@@ -103,7 +106,8 @@ def check_project(value, option="project"):
     return value
 
 
-def check_mode(value, option="mode"):
+def check_container_mode(value: object, option: str = "mode") -> str:
+    """Return ``value`` if it is one of terok's container modes (option ``mode``), else raise."""
     if value not in MODES:
         raise TerokError(
             "%s %r is not a terok mode: use one of %s" % (option, value, ", ".join(MODES)), option=option
@@ -111,11 +115,11 @@ def check_mode(value, option="mode"):
     return value
 
 
-def container_name(project, mode, task_id):
+def container_name(project: str, mode: str, task_id: str) -> str:
     """The name terok gives the container of ``task_id`` in ``mode``."""
     return "%s-%s-%s" % (project, mode, task_id)
 
 
-def container_names(project, task_id):
+def container_names(project: str, task_id: str) -> List[str]:
     """The container names of a task in every mode."""
     return [container_name(project, mode, task_id) for mode in MODES]

@@ -2,7 +2,11 @@
 # Copyright (c) terok.lifecycle contributors
 # GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""A per-project advisory lock (``fcntl.flock``) held from reading the tasks to writing them."""
+#
+# Private to terok.lifecycle: not a public API, it may change in any release.
+"""The project lock: the one place a lock is taken, an advisory ``fcntl.flock`` per project.
+
+A task session (``_session.py``) holds it from reading a project's tasks to writing them."""
 
 from __future__ import annotations
 
@@ -10,15 +14,16 @@ import errno
 import fcntl
 import os
 import time
+from typing import Any
 
-from ansible_collections.terok.lifecycle.plugins.module_utils.errors import TerokError
-from ansible_collections.terok.lifecycle.plugins.module_utils.fileio import make_dirs
+from ansible_collections.terok.lifecycle.plugins.module_utils._errors import TerokError
+from ansible_collections.terok.lifecycle.plugins.module_utils._fileio import make_dirs
 
 LOCK_NAME = ".terok-lifecycle.lock"
 _POLL = 0.05
 
 
-class ProjectLock(object):
+class ProjectLock:
     """Exclusive lock on one project's meta directory.
 
     With ``create=False`` (check mode) nothing is written: the lock is taken only when its
@@ -27,7 +32,7 @@ class ProjectLock(object):
     run could change, so there is nothing to lock) and the lock file is only made beside tasks.
     """
 
-    def __init__(self, meta_dir, timeout=30.0, create=True, create_dir=True):
+    def __init__(self, meta_dir: str, timeout: float = 30.0, create: bool = True, create_dir: bool = True) -> None:
         self.path = os.path.join(meta_dir, LOCK_NAME)
         self.meta_dir = meta_dir
         self.timeout = timeout
@@ -35,7 +40,8 @@ class ProjectLock(object):
         self.create_dir = create_dir
         self._fd = None
 
-    def acquire(self):
+    def acquire(self) -> "ProjectLock":
+        """Take the lock, waiting up to ``timeout`` seconds for another run to release it."""
         if self.create and (self.create_dir or os.path.isdir(self.meta_dir)):
             make_dirs(self.meta_dir)
             flags = os.O_RDWR | os.O_CREAT
@@ -47,7 +53,7 @@ class ProjectLock(object):
         try:
             fd = os.open(self.path, flags, 0o600)
         except OSError as exc:
-            raise TerokError("cannot open lock file %s: %s" % (self.path, exc.strerror or exc))
+            raise TerokError("cannot open lock file %s: %s" % (self.path, exc.strerror or exc), path=self.path)
         deadline = time.monotonic() + self.timeout
         while True:
             try:
@@ -68,14 +74,15 @@ class ProjectLock(object):
         self._fd = fd
         return self
 
-    def release(self):
+    def release(self) -> None:
+        """Drop the lock (closing the file drops the flock)."""
         if self._fd is not None:
             os.close(self._fd)  # closing drops the flock
             self._fd = None
 
-    def __enter__(self):
+    def __enter__(self) -> "ProjectLock":
         return self.acquire()
 
-    def __exit__(self, *exc_info):
+    def __exit__(self, *exc_info: Any) -> bool:
         self.release()
         return False

@@ -2,7 +2,7 @@
 # Copyright (c) terok.lifecycle contributors
 # GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""The file operations on one task: create, rename, update metadata, capture logs, remove."""
+"""The task session's primitives on one task: create, rename, update metadata, capture logs, remove."""
 
 from __future__ import annotations
 
@@ -12,19 +12,36 @@ import os
 import pytest
 import yaml
 
-from ansible_collections.terok.lifecycle.plugins.module_utils import task_ops
-from ansible_collections.terok.lifecycle.plugins.module_utils.archive import TASK_JSON, list_entries
-from ansible_collections.terok.lifecycle.plugins.module_utils.errors import TerokError
-from ansible_collections.terok.lifecycle.plugins.module_utils.store import ProjectTasks
-from ansible_collections.terok.lifecycle.plugins.module_utils.task_ops import (
+from ansible_collections.terok.lifecycle.plugins.module_utils import _project_tasks
+from ansible_collections.terok.lifecycle.plugins.module_utils._archive import TASK_JSON, list_entries
+from ansible_collections.terok.lifecycle.plugins.module_utils._converge import ensure_absent
+from ansible_collections.terok.lifecycle.plugins.module_utils._errors import TerokError
+from ansible_collections.terok.lifecycle.plugins.module_utils._project_tasks import (
     MARKER,
     MARKER_TEXT,
     README_TEXT,
-    create_task,
-    remove_task,
-    rename_task,
-    update_meta,
+    ProjectTasks,
 )
+from ansible_collections.terok.lifecycle.plugins.module_utils._session import TaskSession
+from ansible_collections.terok.lifecycle.plugins.module_utils._spec import Spec
+
+
+def create_task(context, tasks, name):
+    return TaskSession(context, tasks).create(name)
+
+
+def rename_task(context, tasks, task, name):
+    return TaskSession(context, tasks).rename(task, name)
+
+
+def update_meta(context, tasks, task, changes, drop=()):
+    return TaskSession(context, tasks).update_meta(task, changes, drop)
+
+
+def remove_task(context, tasks, task, archive=True, require_archive=False):
+    """Remove ``task`` as state=absent (or archived, with ``require_archive``) does; the archive path."""
+    spec = Spec(task.project, task_id=task.task_id, state="archived" if require_archive else "absent", archive=archive)
+    return ensure_absent(TaskSession(context, tasks), spec, task).archive_path
 
 
 def load(layout, project="demo"):
@@ -88,7 +105,7 @@ def test_create_task_cleans_up_when_the_meta_write_fails(make_runtime, layout, m
     def broken(path, meta, mode=0o644):
         raise OSError(28, "No space left on device", path)
 
-    monkeypatch.setattr(task_ops, "write_meta", broken)
+    monkeypatch.setattr(_project_tasks, "write_meta", broken)
     with pytest.raises(TerokError) as err:
         create_task(runtime, tasks, "fix-auth")
     assert "No space left" in err.value.msg

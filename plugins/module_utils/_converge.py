@@ -1,0 +1,388 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) terok.lifecycle contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+#
+# Private to terok.lifecycle: not a public API, it may change in any release.
+"""Converging tasks to what their specs ask: a map from each state to how it is reached.
+
+``converge_many`` is the one loop, for one spec (terok_task) and for many (terok_tasks):
+project by project in name order, one task session each (one lock, one read), every spec
+through ``converge``, which finds the task and calls ``ENSURE[spec.state]``. The ensure
+functions decide; the session's primitives act, or in check mode only predict, so nothing
+here depends on check mode.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Dict, List, Optional, Sequence, Set, Tuple, Union
+
+from ansible_collections.terok.lifecycle.plugins.module_utils import _archive
+from ansible_collections.terok.lifecycle.plugins.module_utils._container_spec import SPEC_LABEL
+from ansible_collections.terok.lifecycle.plugins.module_utils._errors import TerokError
+from ansible_collections.terok.lifecycle.plugins.module_utils._naming import container_name, container_names
+from ansible_collections.terok.lifecycle.plugins.module_utils._podman import PodmanError
+from ansible_collections.terok.lifecycle.plugins.module_utils._project_tasks import ProjectTasks, Task
+from ansible_collections.terok.lifecycle.plugins.module_utils._results import diff_state, gone_result
+from ansible_collections.terok.lifecycle.plugins.module_utils._run_context import RunContext
+from ansible_collections.terok.lifecycle.plugins.module_utils._session import TaskSession, open_session
+from ansible_collections.terok.lifecycle.plugins.module_utils._spec import Spec
+
+# States in which a container still runs its processes and `podman stop` applies.
+ACTIVE_STATES = ("running", "paused", "stopping")
+# States whose spec may create a task (and so the project's directories).
+CREATING_STATES = ("present", "running", "stopped")
+
+
+class Outcome:
+    """What converging one spec did: ``changed``, the task result and the diff."""
+
+    def __init__(self, changed: bool, task: Dict[str, Any], before: Dict[str, Any], after: Dict[str, Any]) -> None:
+        self.changed = changed
+        self.task = task
+        self.diff = {"before": before, "after": after}
+
+
+class Gone:
+    """What ``absent`` / ``archived`` leave: the task's identity and its archive entry."""
+
+    def __init__(self, project: str, task_id: Optional[str], name: Optional[str], archive_path: Optional[str]) -> None:
+        self.project = project
+        self.task_id = task_id
+        self.name = name
+        self.archive_path = archive_path
+
+
+# Finding and deciding ------------------------------------------------------------------------
+def find_task(tasks: ProjectTasks, spec: Spec) -> Optional[Task]:
+    """The task a spec means, or None; raise on an ambiguous name or an unreadable task."""
+    if spec.task_id:
+        task = tasks.tasks.get(spec.task_id)
+    else:
+        matches = tasks.by_name(spec.name)
+        if len(matches) > 1:
+            raise TerokError(
+                "name %r is ambiguous in project %s: tasks %s all carry it; give task_id to pick one"
+                % (spec.name, spec.project, ", ".join(sorted(t.task_id for t in matches))),
+                option="name",
+            )
+        task = matches[0] if matches else None
+    if task is not None and task.error:
+        raise TerokError("task %s of project %s is unreadable: %s" % (task.task_id, task.project, task.error))
+    if task is not None and task.meta.get("deleting") and spec.state not in ("absent", "archived"):
+        raise TerokError(
+            "task %s of project %s is being deleted (deleting: true in its metadata): finish with "
+            "state=absent or state=archived before using it again" % (task.task_id, task.project),
+            option="state",
+        )
+    return task
+
+
+def require_first_mode(task: Task, mode: str) -> None:
+    """A task keeps the container mode it first ran in, as terok enforces."""
+    if task.mode and task.mode != mode:
+        raise TerokError(
+            "task %s already ran in mode %s; a task keeps its first mode, so it cannot run in mode %s"
+            % (task.task_id, task.mode, mode),
+            option="mode",
+        )
+
+
+def start_mode(task: Task, spec: Spec) -> str:
+    """The container mode a start uses: the one asked for, else the task's own, else cli."""
+    mode = spec.mode or task.mode or "cli"
+    require_first_mode(task, mode)
+    return mode
+
+
+def plan_running(context: RunContext, task: Task, spec: Spec) -> Tuple[str, str, Optional[str]]:
+    """Decide what ``state=running`` needs: (action, container name, warning or None).
+
+    Actions: ``none`` (runs), ``done`` (a waited-for job that already ran to its end),
+    ``create``, ``start``, ``unpause``, ``recreate``.
+    """
+    name = container_name(task.project, start_mode(task, spec), task.task_id)
+    current = context.containers(required=True).get(name)
+    digest = spec.container.digest()
+    if current is None:
+        return "create", name, None
+    differs = current.labels.get(SPEC_LABEL) != digest
+    if differs and spec.recreate:
+        return "recreate", name, None
+    warning = None
+    if differs:
+        warning = (
+            "container %s was made from other options than these (image, command, env, volumes or init "
+            "script); it is kept as it is. Set recreate=true to replace it" % name
+        )
+    if current.state == "running":
+        return "none", name, warning
+    if spec.wait and not differs and current.state == "exited" and task.meta.get("exit_code") is not None:
+        return "done", name, None  # the job ran to its end with these options: converged
+    if current.state == "paused":
+        return "unpause", name, warning
+    return "start", name, warning
+
+
+def active_containers(context: RunContext, task: Task) -> List[str]:
+    """The task's containers (any mode) that `podman stop` applies to."""
+    listing = context.containers(required=True)
+    return [name for name in container_names(task.project, task.task_id)
+            if name in listing and listing[name].state in ACTIVE_STATES]
+
+
+# The states ----------------------------------------------------------------------------------
+def ensure_present(session: TaskSession, spec: Spec, task: Optional[Task]) -> Task:
+    """The task exists, named as ``spec`` asks: create it, or rename it."""
+    if task is None:
+        if spec.task_id:
+            raise TerokError(
+                "task_id %s does not exist in project %s; omit task_id to create a task by name"
+                % (spec.task_id, spec.project),
+                option="task_id",
+            )
+        return session.create(spec.name)
+    if spec.name and spec.name != task.name:
+        clash = [t.task_id for t in session.tasks.by_name(spec.name) if t.task_id != task.task_id]
+        if clash:
+            raise TerokError(
+                "name %r is taken in project %s by task %s; cannot rename task %s to it"
+                % (spec.name, spec.project, ", ".join(sorted(clash)), task.task_id),
+                option="name",
+            )
+        return session.rename(task, spec.name)
+    return task
+
+
+def _start(session: TaskSession, task: Task, spec: Spec, action: str, name: str) -> Tuple[Task, str]:
+    """Carry out ``action`` of plan_running; return the task and the time the start began."""
+    # a (re)start begins a new run: mode set once, readiness and exit code of the last run dropped
+    before = task
+    mode = start_mode(task, spec)
+    task = session.update_meta(task, {"mode": mode}, drop=("ready_at", "exit_code"))
+    since = "%.6f" % session.context.now().timestamp()  # for `podman logs --since`
+    try:
+        if action == "recreate":
+            session.capture_logs(task, [name])  # the old container's log would go with it
+            session.remove_containers(task, [name])
+            session.create_container(task, spec.container, name, mode)
+        elif action == "create":
+            session.create_container(task, spec.container, name, mode)
+        elif action == "start":
+            session.start_container(task, name)
+        elif action == "unpause":
+            session.unpause_container(task, name)
+    except TerokError:
+        # the podman action failed: the last run's readiness and exit code still hold
+        session.set_meta(task, before.meta)
+        raise
+    return task, since
+
+
+def ensure_running(session: TaskSession, spec: Spec, task: Optional[Task]) -> Task:
+    """The task's container runs; readiness and exit are waited for as ``spec`` asks."""
+    task = ensure_present(session, spec, task)
+    action, name, warning = plan_running(session.context, task, spec)
+    if warning:
+        session.context.warn(warning)
+    if action == "done":
+        return task
+    needs_ready = spec.wait_ready and (action != "none" or "ready_at" not in task.meta)
+    since = None
+    if action != "none":
+        task, since = _start(session, task, spec, action, name)
+    if needs_ready:
+        task = session.wait_ready(task, name, spec.ready_timeout, since)
+    if spec.wait:
+        task = session.wait_exit(task, name, spec.wait_timeout)
+    return task
+
+
+def ensure_stopped(session: TaskSession, spec: Spec, task: Optional[Task]) -> Task:
+    """No container of the task runs; a task that never ran is stopped already."""
+    task = ensure_present(session, spec, task)
+    if task.task_id is None or not task.mode:
+        return task
+    names = active_containers(session.context, task)
+    for name in names:
+        session.stop_container(task, name, spec.stop_timeout)
+    session.capture_logs(task, names)
+    return task
+
+
+def _already_gone(session: TaskSession, spec: Spec) -> Gone:
+    """No such task: report its archive entry, which ``archived`` requires."""
+    entries = _archive.list_entries(session.context.layout, spec.project)
+    if spec.task_id:
+        entries = [e for e in entries if e["task_id"] == spec.task_id]
+    else:
+        entries = [e for e in entries if e["name"] == spec.name]
+    if spec.state == "archived" and not entries:
+        raise TerokError(
+            "no task %s in project %s, and no archive entry for it: nothing to archive"
+            % (spec.task_id or repr(spec.name), spec.project),
+            option="task_id" if spec.task_id else "name",
+        )
+    path = entries[0]["archive_path"] if entries else None
+    task_id = spec.task_id or (entries[0]["task_id"] if entries else None)
+    return Gone(spec.project, task_id, spec.name, path)
+
+
+def ensure_absent(session: TaskSession, spec: Spec, task: Optional[Task]) -> Gone:
+    """The task is gone, as terok deletes one, each step best-effort (a warning when it fails).
+
+    Order: capture logs, write the archive entry, mark ``deleting``, remove every mode's
+    container, the task directory, then the metadata. ``archived`` requires the archive
+    entry: without it nothing is removed.
+    """
+    if task is None:
+        return _already_gone(session, spec)
+    context = session.context
+    names = container_names(task.project, task.task_id)
+    listing = context.containers()
+    present = [name for name in names if name in listing]
+    session.capture_logs(task, present)
+    entry = session.write_archive_entry(task, required=spec.state == "archived") if spec.archive else None
+    task = session.mark_deleting(task)
+    try:
+        # without a listing, ask podman to remove every mode's container; it ignores missing ones
+        session.remove_containers(task, present if context.listing_ok else names)
+    except PodmanError as exc:
+        context.warn("container removal failed: %s" % exc.msg)
+    session.remove_files(task)
+    return Gone(task.project, task.task_id, task.name, entry)
+
+
+ENSURE = {
+    "present": ensure_present,
+    "running": ensure_running,
+    "stopped": ensure_stopped,
+    "absent": ensure_absent,
+    "archived": ensure_absent,
+}
+
+
+# Converging ----------------------------------------------------------------------------------
+def _spec_digest(session: TaskSession, task: Optional[Task], spec: Spec) -> Optional[str]:
+    """The options hash on the container that ``state=running`` is about, for the diff."""
+    if task is None:
+        return None
+    if task.task_id is None:  # check mode: a new task's container would be made from these options
+        return spec.container.digest()
+    container = session.context.containers().get(container_name(task.project, start_mode(task, spec), task.task_id))
+    return container.labels.get(SPEC_LABEL) if container else None
+
+
+def converge(session: TaskSession, spec: Spec) -> Outcome:
+    """Bring one task to ``spec`` within a session: find it, reach its state, report."""
+    task = find_task(session.tasks, spec)
+    before = diff_state(task, session.result(task) if task else None)
+    if spec.state == "running" and before:
+        before["container_spec"] = _spec_digest(session, task, spec)
+    mark = session.context.changes
+    reached: Union[Task, Gone] = ENSURE[spec.state](session, spec, task)
+    changed = session.context.changes > mark
+    if isinstance(reached, Gone):
+        result = gone_result(reached.project, reached.task_id, reached.name, reached.archive_path)
+        return Outcome(changed, result, before, {})
+    result = session.result(reached)
+    if not changed:
+        return Outcome(False, result, before, before)
+    after = diff_state(reached, result)
+    if spec.state == "running":
+        after["container_spec"] = _spec_digest(session, reached, spec)
+    return Outcome(True, result, before, after)
+
+
+class Results:
+    """What one converge_many call did, item by item, filled in as it goes.
+
+    ``tasks`` holds one result per spec (None for an item not reached yet), each with its
+    own ``changed``; ``diffs`` one diff per spec, then one per task that ``exclusive``
+    archived; ``removed`` the results of those tasks.
+    """
+
+    def __init__(self, count: int) -> None:
+        self.outcomes: List[Optional[Outcome]] = [None] * count
+        self.tasks: List[Optional[Dict[str, Any]]] = [None] * count
+        self.diffs: List[Optional[Dict[str, Any]]] = [None] * count
+        self.removed: List[Dict[str, Any]] = []
+        self.changed = False
+
+    def record(self, index: int, spec: Spec, outcome: Outcome) -> None:
+        result = dict(outcome.task, changed=outcome.changed)
+        self.outcomes[index] = outcome
+        self.tasks[index] = result
+        label = result.get("name") or result.get("task_id") or spec.name
+        self.diffs[index] = dict(outcome.diff, before_header="%s/%s" % (spec.project, label))
+        self.changed = self.changed or outcome.changed
+
+    def record_removed(self, task: Task, outcome: Outcome) -> None:
+        self.removed.append(dict(outcome.task, changed=outcome.changed))
+        self.diffs.append(dict(outcome.diff, before_header="%s/%s (not listed)" % (task.project, task.name)))
+        self.changed = self.changed or outcome.changed
+
+
+def _check_distinct(tasks: ProjectTasks, specs: Sequence[Spec], indexes: Sequence[int]) -> None:
+    """Every item finds its task (or none) before any is converged; no task is named twice."""
+    seen: Dict[str, int] = {}
+    for index in indexes:
+        try:
+            task = find_task(tasks, specs[index])
+        except TerokError as exc:
+            raise TerokError("tasks[%d]: %s" % (index, exc.msg), option="tasks[%d]" % index)
+        if task is None:
+            continue
+        if task.task_id in seen:
+            raise TerokError(
+                "tasks[%d] and tasks[%d] both name task %s of project %s (one by id, one by name); "
+                "give each task once" % (seen[task.task_id], index, task.task_id, task.project),
+                option="tasks[%d]" % index,
+            )
+        seen[task.task_id] = index
+
+
+def _archive_unlisted(session: TaskSession, kept: Set[str], results: Results) -> None:
+    """``exclusive``: archive the collection-made tasks of the project that no item names."""
+    for task_id in sorted(session.tasks.tasks):
+        task = session.tasks.tasks.get(task_id)
+        if task is None or task.error or not task.managed or task_id in kept:
+            continue
+        results.record_removed(task, converge(session, Spec(task.project, task_id=task_id, state="archived")))
+
+
+def converge_many(
+    context: RunContext, specs: Sequence[Spec], exclusive: bool = False, results: Optional[Results] = None,
+    items: bool = True,
+) -> Results:
+    """Converge ``specs`` project by project (sorted, one session each).
+
+    ``items``: the specs are items of a list (terok_tasks), checked together first and
+    named ``tasks[i]`` in errors. With ``exclusive`` the collection-managed tasks of each
+    listed project that no spec names are archived. Pass ``results`` to keep what was done
+    when a later item fails.
+    """
+    results = results or Results(len(specs))
+    by_project: Dict[str, List[int]] = {}
+    for index, spec in enumerate(specs):
+        by_project.setdefault(spec.project, []).append(index)
+    for project in sorted(by_project):
+        indexes = by_project[project]
+        may_create = any(specs[i].state in CREATING_STATES and not specs[i].task_id for i in indexes)
+        with open_session(context, project, may_create) as session:
+            if items:
+                _check_distinct(session.tasks, specs, indexes)
+            kept = set()
+            for index in indexes:
+                outcome = converge(session, specs[index])
+                results.record(index, specs[index], outcome)
+                if outcome.task.get("task_id"):
+                    kept.add(outcome.task["task_id"])  # named by the list, whatever its state
+            if exclusive:
+                _archive_unlisted(session, kept, results)
+    return results
+
+
+def converge_one(context: RunContext, spec: Spec) -> Outcome:
+    """Converge one spec (terok_task): the same loop with a list of one."""
+    return converge_many(context, [spec], items=False).outcomes[0]

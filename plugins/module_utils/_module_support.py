@@ -1,0 +1,135 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) terok.lifecycle contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+#
+# Private to terok.lifecycle: not a public API, it may change in any release.
+"""What every terok module shares on the Ansible side: options, the run context, the error boundary.
+
+``run_module`` is the one place where a failure becomes ``fail_json``: every TerokError and
+OSError that reaches a module is returned with ``msg``, and ``option`` / ``path`` where known.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable, Dict, List
+
+from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+
+from ansible_collections.terok.lifecycle.plugins.module_utils._container_spec import RESET_MODES
+from ansible_collections.terok.lifecycle.plugins.module_utils._errors import TerokError
+from ansible_collections.terok.lifecycle.plugins.module_utils._metadata import HAS_YAML, YAML_IMPORT_ERROR, load_yaml
+from ansible_collections.terok.lifecycle.plugins.module_utils._naming import MODES
+from ansible_collections.terok.lifecycle.plugins.module_utils._paths import Layout
+from ansible_collections.terok.lifecycle.plugins.module_utils._podman import CommandRunner, Podman, Result
+from ansible_collections.terok.lifecycle.plugins.module_utils._run_context import RunContext
+from ansible_collections.terok.lifecycle.plugins.module_utils._spec import STATES
+
+
+def common_argument_spec() -> Dict[str, Dict[str, Any]]:
+    """Options documented by the ``terok.lifecycle.common`` doc fragment."""
+    return {
+        "root": {"type": "path"},
+        "executable": {"type": "str", "default": "podman"},
+        "lock_timeout": {"type": "float", "default": 30.0},
+    }
+
+
+def task_argument_spec(items: bool = False) -> Dict[str, Dict[str, Any]]:
+    """The options of one task, as terok_task takes them and terok_tasks takes them per item.
+
+    For list items (``items``) the value checks are left to the library, whose messages name
+    the item's index (``tasks[3].state``); Ansible's own would only say "found in tasks".
+    """
+    spec: Dict[str, Dict[str, Any]] = {
+        "project": {"type": "str", "required": True},
+        "name": {"type": "str"},
+        "task_id": {"type": "str"},
+        "state": {"type": "str", "default": "present", "choices": list(STATES)},
+        "archive": {"type": "bool", "default": True},
+        "mode": {"type": "str", "choices": list(MODES)},
+        "image": {"type": "str"},
+        "command": {"type": "list", "elements": "str"},
+        "init_script": {"type": "path"},
+        "code_repo": {"type": "str"},
+        "git_branch": {"type": "str"},
+        "clone_from": {"type": "str"},
+        "git_reset_mode": {"type": "str", "choices": list(RESET_MODES)},
+        "external_remote_url": {"type": "str"},
+        "ssh_key_name": {"type": "str", "no_log": True},
+        "env": {"type": "dict", "no_log": True},
+        "volumes": {"type": "list", "elements": "str"},
+        "recreate": {"type": "bool", "default": False},
+        "wait_ready": {"type": "bool", "default": True},
+        "ready_timeout": {"type": "int", "default": 300},
+        "wait": {"type": "bool", "default": False},
+        "wait_timeout": {"type": "int", "default": 7200},
+        "stop_timeout": {"type": "int", "default": 10},
+    }
+    if items:
+        for option in spec.values():
+            option.pop("choices", None)
+            option.pop("required", None)
+    return spec
+
+
+class ModuleRunner(CommandRunner):
+    """Runs podman through ``AnsibleModule.run_command`` (streaming calls as CommandRunner does)."""
+
+    def __init__(self, module: AnsibleModule) -> None:
+        self.module = module
+
+    def run(self, argv: List[str]) -> Result:
+        return self.module.run_command(argv, encoding="utf-8", errors="surrogateescape")
+
+
+def make_context(module: AnsibleModule) -> RunContext:
+    """Layout, podman and check mode of this module run; raise TerokError on bad settings."""
+    if not HAS_YAML:
+        module.fail_json(msg=missing_required_lib("PyYAML"), exception=YAML_IMPORT_ERROR)
+    params = module.params
+    if params["lock_timeout"] is not None and params["lock_timeout"] < 0:
+        raise TerokError("lock_timeout must be 0 or more seconds, got %s" % params["lock_timeout"], option="lock_timeout")
+    layout = Layout.resolve(params["root"], load_yaml=load_yaml)
+    podman = Podman(params["executable"], ModuleRunner(module))
+    return RunContext(layout, podman, check_mode=module.check_mode, lock_timeout=params["lock_timeout"])
+
+
+def _failure(exc: Exception) -> Dict[str, Any]:
+    """``msg``, and ``option`` / ``path`` where known, of a TerokError or an OSError."""
+    if isinstance(exc, TerokError):
+        failure = {"msg": exc.msg}
+        if exc.option:
+            failure["option"] = exc.option
+        if exc.path:
+            failure["path"] = exc.path
+        return failure
+    path = getattr(exc, "filename", None)
+    detail = getattr(exc, "strerror", None) or str(exc)
+    failure = {"msg": "%s: %s" % (path, detail) if path else detail}
+    if path:
+        failure["path"] = path
+    return failure
+
+
+def run_module(module: AnsibleModule, body: Callable[[RunContext, Dict[str, Any]], Dict[str, Any]]) -> None:
+    """Run ``body(context, partial)`` and exit with its result: the modules' one error boundary.
+
+    Every TerokError or OSError becomes ``fail_json`` with the warnings gathered so far,
+    ``changed`` (whether anything changed before the failure) and whatever ``body`` put in
+    ``partial`` (for example the items a bulk run converged before failing).
+    """
+    context = None
+    partial: Dict[str, Any] = {}
+    try:
+        context = make_context(module)
+        result = body(context, partial)
+    except (TerokError, OSError) as exc:
+        for warning in context.warnings if context else ():
+            module.warn(warning)
+        failure = _failure(exc)
+        failure.update(partial)
+        module.fail_json(changed=bool(context and context.changed), **failure)
+    for warning in context.warnings:
+        module.warn(warning)
+    module.exit_json(**result)

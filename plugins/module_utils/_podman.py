@@ -1,0 +1,312 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) terok.lifecycle contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+#
+# Private to terok.lifecycle: not a public API, it may change in any release.
+"""The podman client: every podman command line the collection runs is built here.
+
+One listing (``podman ps -a --format json``) serves a whole module run; every other call is
+a typed method (run_container, start, stop, unpause, remove, logs, image_exists, wait,
+follow_logs), argv only, never a shell. Every process goes through one injectable
+``CommandRunner``: modules pass one that uses ``AnsibleModule.run_command``, tests a fake.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import selectors
+import shutil
+import subprocess
+import tempfile
+import time
+from typing import Dict, List, Mapping, Optional, Sequence, Tuple
+
+from ansible_collections.terok.lifecycle.plugins.module_utils._errors import TerokError
+
+Result = Tuple[int, str, str]
+
+
+class PodmanError(TerokError):
+    """podman is missing or a podman call failed."""
+
+
+class Container:
+    """One container as ``podman ps -a --format json`` describes it."""
+
+    __slots__ = ("name", "id", "state", "exit_code", "labels", "image")
+
+    def __init__(
+        self,
+        name: Optional[str],
+        state: str,
+        exit_code: Optional[int] = None,
+        labels: Optional[Dict[str, str]] = None,
+        container_id: Optional[str] = None,
+        image: Optional[str] = None,
+    ) -> None:
+        self.name = name
+        self.state = state
+        self.exit_code = exit_code
+        self.labels = labels or {}
+        self.id = container_id
+        self.image = image
+
+    @property
+    def running(self) -> bool:
+        return self.state == "running"
+
+
+class RunRequest:
+    """What ``podman run`` needs to make a task's container; ``run_container`` turns it into argv."""
+
+    def __init__(
+        self,
+        name: str,
+        image: str,
+        command: Sequence[str],
+        entrypoint: Sequence[str],
+        labels: Sequence[Tuple[str, str]],
+        annotations: Sequence[Tuple[str, str]],
+        volumes: Sequence[str],
+        workdir: str,
+        env: Mapping[str, str],
+    ) -> None:
+        self.name = name
+        self.image = image
+        self.command = list(command)
+        self.entrypoint = list(entrypoint)
+        self.labels = list(labels)
+        self.annotations = list(annotations)
+        self.volumes = list(volumes)
+        self.workdir = workdir
+        self.env = dict(env)
+
+    def argv(self, env_file: str) -> List[str]:
+        """The arguments after ``podman``: a detached, interactive run with tini (``--init``).
+
+        The environment is passed in ``env_file``, never on the command line.
+        """
+        args = ["run", "--detach", "--interactive", "--init", "--name", self.name, "--hostname", self.name]
+        for key, value in self.labels:
+            args += ["--label", "%s=%s" % (key, value)]
+        for key, value in self.annotations:
+            args += ["--annotation", "%s=%s" % (key, value)]
+        for volume in self.volumes:
+            args += ["--volume", volume]
+        args += ["--workdir", self.workdir, "--env-file", env_file]
+        args += ["--entrypoint", json.dumps(self.entrypoint), self.image]
+        return args + self.command
+
+
+class CommandRunner:
+    """Runs the podman processes: ``run`` for a call that ends, ``spawn`` for one that streams."""
+
+    def run(self, argv: List[str]) -> Result:
+        """Run ``argv`` without a shell; return (rc, stdout, stderr) as text."""
+        proc = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, check=False)
+        return (
+            proc.returncode,
+            proc.stdout.decode("utf-8", "surrogateescape"),
+            proc.stderr.decode("utf-8", "surrogateescape"),
+        )
+
+    def spawn(self, argv: List[str]) -> subprocess.Popen:
+        """Start ``argv`` with stdout and stderr on one pipe and no stdin."""
+        return subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+
+
+def _detail(out: str, err: str) -> str:
+    return (err or out).strip()[-2000:]
+
+
+class Podman:
+    """The podman program on the target, called with argv lists through one ``CommandRunner``."""
+
+    def __init__(self, executable: str = "podman", runner: Optional[CommandRunner] = None) -> None:
+        self.executable = executable
+        self.runner = runner or CommandRunner()
+        self._path: Optional[str] = None
+        self.calls = 0
+
+    def path(self) -> str:
+        """The podman executable's full path; raise PodmanError when it cannot be found."""
+        if self._path is None:
+            found = shutil.which(self.executable)
+            if not found or not os.access(found, os.X_OK):
+                raise PodmanError(
+                    "podman executable %r was not found on the target (PATH=%s); install podman "
+                    "or set the executable option" % (self.executable, os.environ.get("PATH", "")),
+                    option="executable",
+                )
+            self._path = found
+        return self._path
+
+    def _command(self, *args: str) -> Result:
+        """Run ``podman args…``; return (rc, stdout, stderr)."""
+        argv = [self.path()] + list(args)
+        self.calls += 1
+        return self.runner.run(argv)
+
+    def _checked(self, *args: str) -> str:
+        """Run ``podman args…`` and return stdout; raise PodmanError naming the call on failure."""
+        rc, out, err = self._command(*args)
+        if rc != 0:
+            raise PodmanError("podman %s failed (rc=%s): %s" % (" ".join(args[:2]), rc, _detail(out, err)))
+        return out
+
+    def _spawn(self, *args: str) -> subprocess.Popen:
+        self.calls += 1
+        return self.runner.spawn([self.path()] + list(args))
+
+    def list_containers(self) -> Dict[str, Container]:
+        """Every container on the host by name, from one ``podman ps -a --format json``."""
+        out = self._checked("ps", "-a", "--format", "json")
+        try:
+            items = json.loads(out or "[]")
+        except ValueError as exc:
+            raise PodmanError("podman ps returned output that is not JSON: %s" % exc)
+        containers = {}
+        for item in items or []:
+            names = item.get("Names") or []
+            if isinstance(names, str):
+                names = [names]
+            exit_code = item.get("ExitCode")
+            for name in names:
+                containers[name] = Container(
+                    name,
+                    str(item.get("State") or "unknown").lower(),
+                    exit_code if isinstance(exit_code, int) else None,
+                    item.get("Labels") or {},
+                    item.get("Id"),
+                    item.get("Image"),
+                )
+        return containers
+
+    def run_container(self, request: RunRequest) -> None:
+        """``podman run`` a detached container; on failure remove what it made and say why.
+
+        The environment goes through a 0600 file in a private temp directory, removed
+        right after the call. A missing image is told apart from other failures
+        (``option`` image).
+        """
+        directory = tempfile.mkdtemp(prefix="terok-env-")
+        try:
+            env_file = os.path.join(directory, "env")
+            fd = os.open(env_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "w", encoding="utf-8") as handle:
+                for key, value in request.env.items():
+                    handle.write("%s=%s\n" % (key, value))
+            rc, out, err = self._command(*request.argv(env_file))
+        finally:
+            shutil.rmtree(directory, ignore_errors=True)
+        if rc == 0:
+            return
+        detail = (err or out).strip()
+        self._command("rm", "--force", "--ignore", "--", request.name)  # what a failed run may have made
+        if self.image_exists(request.image) is False:
+            raise PodmanError(
+                "image %s is not on the target and could not be pulled: %s"
+                % (request.image, detail.splitlines()[-1] if detail else "no detail"),
+                option="image",
+            )
+        raise PodmanError("podman run of image %s for container %s failed (rc=%s): %s" % (request.image, request.name, rc, detail[-2000:]))
+
+    def image_exists(self, image: str) -> Optional[bool]:
+        """Whether ``podman image exists`` finds ``image``; None when podman could not tell."""
+        rc, _out, _err = self._command("image", "exists", image)
+        return {0: True, 1: False}.get(rc)
+
+    def logs(self, name: str) -> str:
+        """``podman logs --timestamps`` of a container, as text."""
+        rc, out, err = self._command("logs", "--timestamps", name)
+        if rc != 0:
+            raise PodmanError("podman logs %s failed (rc=%s): %s" % (name, rc, _detail(out, err)))
+        # podman logs writes the container's stderr stream to its own stderr
+        return out + err if out and err else out or err
+
+    def remove(self, names: Sequence[str]) -> None:
+        """Force-remove containers by name; containers that are not there are not an error."""
+        if names:
+            self._checked("rm", "--force", "--ignore", "--", *names)
+
+    def start(self, name: str) -> None:
+        """``podman start`` a stopped container."""
+        self._checked("start", name)
+
+    def unpause(self, name: str) -> None:
+        """``podman unpause`` a paused container."""
+        self._checked("unpause", name)
+
+    def stop(self, name: str, timeout: int) -> None:
+        """``podman stop --time`` a container: SIGTERM, then SIGKILL after ``timeout`` seconds."""
+        self._checked("stop", "--time", str(int(timeout)), name)
+
+    def wait(self, name: str, timeout: float) -> Optional[int]:
+        """Wait for the container to exit and return its exit code; None when ``timeout`` ran out.
+
+        The container's own exit code is returned as it is, 124 included: the timeout is
+        this call's, not a ``timeout`` command's.
+        """
+        proc = self._spawn("wait", name)
+        try:
+            out, _err = proc.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.communicate()
+            return None
+        text = out.decode("utf-8", "replace").strip()
+        if proc.returncode != 0:
+            raise PodmanError("podman wait %s failed (rc=%s): %s" % (name, proc.returncode, text[-2000:]))
+        try:
+            return int(text.splitlines()[-1])
+        except (ValueError, IndexError):
+            raise PodmanError("podman wait %s printed no exit code: %r" % (name, text[-200:]))
+
+    def follow_logs(
+        self, name: str, needle: str, timeout: float, since: Optional[str] = None, keep: int = 20
+    ) -> Tuple[str, List[str]]:
+        """Follow the container's log until a line holds ``needle``.
+
+        Returns (outcome, last_lines) where outcome is ``found``, ``exited`` (the log ended:
+        the container stopped first) or ``timeout``.
+        """
+        args = ["logs", "--follow"]
+        if since:
+            args += ["--since", since]
+        proc = self._spawn(*(args + [name]))
+        tail: List[str] = []
+        buffer = b""
+        deadline = time.monotonic() + timeout
+        selector = selectors.DefaultSelector()
+        selector.register(proc.stdout, selectors.EVENT_READ)
+        outcome = "timeout"
+        try:
+            while True:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    break
+                if not selector.select(min(remaining, 1.0)):
+                    continue
+                chunk = os.read(proc.stdout.fileno(), 65536)
+                if not chunk:
+                    outcome = "exited"
+                    break
+                buffer += chunk
+                *lines, buffer = buffer.split(b"\n")
+                for raw in lines:
+                    line = raw.decode("utf-8", "replace").rstrip("\r")
+                    tail = (tail + [line])[-keep:]
+                    if needle in line:
+                        outcome = "found"
+                if outcome == "found":
+                    break
+        finally:
+            selector.close()
+            if proc.poll() is None:
+                proc.kill()
+            proc.communicate()
+        if buffer:
+            tail = (tail + [buffer.decode("utf-8", "replace")])[-keep:]
+        return outcome, tail
