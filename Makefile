@@ -19,7 +19,7 @@ BENCH_ARGS ?=
 IMAGE_ARGS ?=
 PYTEST_ARGS ?= -q
 
-SHELL_SCRIPTS := $(wildcard files/*.sh) $(wildcard tools/*.sh) $(wildcard roles/*.sh) \
+SHELL_SCRIPTS := $(wildcard files/*.sh) $(wildcard tools/*.sh) \
 	$(wildcard roles/*/molecule/*/*.sh) .ci/run
 
 # the test environment: real interpreters, the podman wrapper and terok-test-env, .venv;
@@ -39,7 +39,7 @@ help:
 	@echo 'make image              build localhost/terok-task:latest when missing or stale'
 	@echo 'make init-script-tests  pytest tests/init_script'
 	@echo 'make reliability        concurrency, kill -9, full disk, hostile input, permissions, podman faults'
-	@echo 'make molecule           molecule scenarios of roles terok_host and terok_tasks (roles/run-molecule.sh)'
+	@echo 'make molecule           molecule scenarios of roles terok_host and terok_tasks (tools/run-molecule.sh)'
 	@echo 'make integration        ansible-test integration --venv --python $$INTEGRATION_PYTHON (3.11)'
 	@echo 'make test               all of the above in order, stopping at the first failure'
 	@echo 'make bench              benchmarks: one table, written to bench/results/ (not a test)'
@@ -72,7 +72,7 @@ lint: bootstrap
 	exit $$rc
 
 molecule: bootstrap image
-	roles/run-molecule.sh
+	tools/run-molecule.sh
 
 image: bootstrap
 	tools/build-image.sh $(IMAGE_ARGS)
