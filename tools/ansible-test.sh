@@ -13,6 +13,11 @@
 # wrapper and terok-test-env (.cache/testbin) and .venv/bin first on PATH. Its
 # tests/output (junit, results, logs) is copied back into this repository's tests/output.
 #
+# ansible-test runs with HOME=.cache/ansible-test-home (and ANSIBLE_HOME=$HOME/.ansible):
+# what it keeps under ~/.ansible/test (the offline get-pip stand-in from tools/bootstrap.sh,
+# the sanity venvs), the pip cache and ansible's temp files stay in this clone. The user's
+# pip configuration is linked into that HOME, so that pip keeps its index settings.
+#
 # A run that ansible-test ends with "All targets skipped" (exit 0) fails here, unless
 # TEROK_ALLOW_NO_TESTS is set.
 set -euo pipefail
@@ -24,6 +29,29 @@ set -euo pipefail
 require_venv
 if [ ! -d "$PYBIN" ] || [ ! -d "$TESTBIN" ]; then
     die "$PYBIN or $TESTBIN is missing: run 'make bootstrap' first"
+fi
+
+# ansible-test finds its caches through ~ and passes only HOME (not ANSIBLE_HOME) on to the
+# ansible commands it runs: a HOME of its own keeps all of that inside this clone
+ANSIBLE_TEST_HOME="$CACHE_DIR/ansible-test-home"  # the same in tools/bootstrap.sh
+if ! compgen -G "$ANSIBLE_TEST_HOME/.ansible/test/cache/get_pip_*.py" >/dev/null; then
+    die "the get-pip stand-in is missing from $ANSIBLE_TEST_HOME: run 'make bootstrap' first"
+fi
+
+# link_pip_config USER_FILE FILE: pip run by ansible-test reads its user configuration from
+# the new HOME only; link the user's file there (or drop a link whose target is gone)
+link_pip_config() {
+    local src=$1 dst=$2
+    if [ -f "$src" ] && [ ! "$src" -ef "$dst" ]; then
+        mkdir -p "$(dirname "$dst")"
+        ln -sfn "$src" "$dst"
+    elif [ -L "$dst" ] && [ ! -e "$dst" ]; then
+        rm -f "$dst"
+    fi
+}
+if [ "$HOME" != "$ANSIBLE_TEST_HOME" ]; then
+    link_pip_config "${XDG_CONFIG_HOME:-$HOME/.config}/pip/pip.conf" "$ANSIBLE_TEST_HOME/.config/pip/pip.conf"
+    link_pip_config "$HOME/.pip/pip.conf" "$ANSIBLE_TEST_HOME/.pip/pip.conf"
 fi
 
 TEST_ROOT="${TEROK_TEST_ROOT:-${TMPDIR:-/tmp}/terok-lifecycle-test}"
@@ -54,7 +82,8 @@ fi
 log_file="$(mktemp "${TMPDIR:-/tmp}/terok-ansible-test.XXXXXX")"
 trap 'rm -f "$log_file"' EXIT
 set +e
-(cd "$DEST" && ansible-test "$@" "${color[@]}") 2>&1 | without_pip_noise | tee "$log_file"
+(cd "$DEST" && HOME="$ANSIBLE_TEST_HOME" ANSIBLE_HOME="$ANSIBLE_TEST_HOME/.ansible" \
+    ansible-test "$@" "${color[@]}") 2>&1 | without_pip_noise | tee "$log_file"
 rc=${PIPESTATUS[0]}
 set -e
 # ansible-test exits 0 when it ran nothing (no unit tests, no integration targets):

@@ -5,7 +5,8 @@
 #
 #   apt packages   podman runc shellcheck debootstrap rsync make git openssh-server
 #   .venv/         real Python 3.11 + tools/requirements.txt (pinned by tools/constraints.txt)
-#   get-pip        offline stand-in for ansible-test --venv (~/.ansible/test/cache/get_pip_X_Y.py)
+#   get-pip        offline stand-in for ansible-test --venv, in the HOME that tools/ansible-test.sh
+#                  gives it: .cache/ansible-test-home/.ansible/test/cache/get_pip_X_Y.py
 #   .cache/pybin/  python3.8 ... python3.13 -> the real interpreters (not pyenv shims)
 #   .cache/testbin podman wrapper using tools/containers.conf, terok-test-env
 #   .cache/collections  ansible_collections/terok/lifecycle -> this tree
@@ -27,7 +28,7 @@ for arg in "$@"; do
         --no-apt) DO_APT=0 ;;
         --no-terok) DO_TEROK=0 ;;
         --force) FORCE=1 ;;
-        -h|--help) sed -n '2,16p' "${BASH_SOURCE[0]}"; exit 0 ;;
+        -h|--help) sed -n '2,17p' "${BASH_SOURCE[0]}"; exit 0 ;;
         *) die "unknown option: $arg" ;;
     esac
 done
@@ -99,6 +100,10 @@ main_venv() {
 }
 
 # ---------------------------------------------------------------- get-pip stand-in
+# ansible-test looks for it in ~/.ansible/test/cache; tools/ansible-test.sh runs it with
+# HOME=$ANSIBLE_TEST_HOME, so the stand-in (and ansible-test's venvs and caches) stay here
+ANSIBLE_TEST_HOME="$CACHE_DIR/ansible-test-home"  # the same in tools/ansible-test.sh
+
 get_pip_standin() {
     local reqs pip_version target
     reqs=("$VENV"/lib/python3.*/site-packages/ansible_test/_internal/python_requirements.py)
@@ -106,7 +111,7 @@ get_pip_standin() {
     # ansible-test names the script after the pip version it bootstraps: pip='24.2' -> get_pip_24_2.py
     pip_version="$(sed -n "s/^ *pip='\([0-9.]*\)',\$/\1/p" "${reqs[0]}" | head -n1)"
     [ -n "$pip_version" ] || die "cannot find the bootstrap pip version in ${reqs[0]}"
-    target="$HOME/.ansible/test/cache/get_pip_${pip_version//./_}.py"
+    target="$ANSIBLE_TEST_HOME/.ansible/test/cache/get_pip_${pip_version//./_}.py"
     if ! cmp -s "$TOOLS_DIR/get_pip_standin.py" "$target"; then
         log "installing the offline get-pip stand-in as $target"
         mkdir -p "$(dirname "$target")"
