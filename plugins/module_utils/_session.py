@@ -251,4 +251,3 @@ class TaskSession:
         self._note(task, name, "exited", exit_code=exit_code)
         self.capture_logs(task, [name])
         return self.update_meta(task, {"exit_code": exit_code})
-

@@ -146,7 +146,7 @@ def runtime(root, runner=None, lock_timeout=5.0, check_mode=False, executable=No
     """
     runner = runner if runner is not None else FakePodman()
     return RunContext(Layout.resolve(root), Podman(executable or sys.executable, runner), check_mode=check_mode,
-                   lock_timeout=lock_timeout)
+                      lock_timeout=lock_timeout)
 
 
 def spec(**params):

@@ -25,6 +25,7 @@ def task_view(layout, task, live, archive_path=None, work_status=True):
     status = ProjectTasks(layout, task.project).read_work_status(task) if (work_status and task.task_id) else None
     return task_result(layout, task, live, archive_path, status)
 
+
 READY = "2026-11-28T09:16:00+00:00"
 CREATED = "2026-11-28T09:15:02.118470+00:00"
 
