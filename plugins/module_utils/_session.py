@@ -8,9 +8,10 @@
 
 This is where check mode stops writes. Every primitive (create, rename, metadata updates,
 the archive entry, the deleting mark, file removal, and the container actions: create,
-start, unpause, stop, remove, log capture, the waits) passes ``_may_write`` first, which
-counts the change and says whether I/O may happen; then the primitive updates the
-in-memory model the same way in both modes. Converging (``_converge.py``) is built from
+start, unpause, stop, remove, log capture, the waits) runs inside ``_writing``, which says
+whether I/O may happen and counts the change once the primitive finished (a primitive that
+fails changed nothing); then the primitive updates the in-memory model the same way in
+both modes. Converging (``_converge.py``) is built from
 these primitives only, so check mode predicts with the very code that acts.
 """
 
@@ -54,11 +55,11 @@ class TaskSession:
         self.tasks = tasks
         self.project = tasks.project
 
-    def _may_write(self, counts: bool = True) -> bool:
-        """The check-mode gate: count the change (``counts``) and say whether I/O may happen."""
-        if counts:
-            self.context.changes += 1
-        return not self.context.check_mode
+    @contextlib.contextmanager
+    def _writing(self) -> Iterator[bool]:
+        """The check-mode gate: yield whether I/O may happen; count the change when the block ends well."""
+        yield not self.context.check_mode
+        self.context.changes += 1
 
     def result(self, task: Task, archive_path: Optional[str] = None) -> dict:
         """The task's result dict; a task that never ran needs no podman call."""
@@ -69,28 +70,31 @@ class TaskSession:
     # Task files ----------------------------------------------------------------------------
     def sweep_incomplete(self) -> None:
         """Remove what a killed create left (housekeeping: not reported as a change)."""
-        if self._may_write(counts=False):
+        if not self.context.check_mode:
             self.tasks.sweep_incomplete(self.context.warn)
 
     def create(self, name: str) -> Task:
         """A new task named ``name``; check mode predicts it without drawing an id."""
         meta = new_task_meta(self.context.now())
-        if self._may_write():
-            return self.tasks.create(name, meta)
-        return Task(self.project, None, new_dossier(self.project, None, name), meta)
+        with self._writing() as real:
+            if real:
+                return self.tasks.create(name, meta)
+            return Task(self.project, None, new_dossier(self.project, None, name), meta)
 
     def rename(self, task: Task, name: str) -> Task:
         """Give ``task`` another name."""
-        if self._may_write():
-            self.tasks.write_name(task, name)
+        with self._writing() as real:
+            if real:
+                self.tasks.write_name(task, name)
         return self.tasks.add(task.with_name(name))
 
     def set_meta(self, task: Task, meta: dict) -> Task:
         """Replace the task's ``_meta.yml`` with ``meta``; nothing happens when it is the same."""
         if meta == task.meta:
             return task
-        if self._may_write():
-            self.tasks.write_meta(task, meta)
+        with self._writing() as real:
+            if real:
+                self.tasks.write_meta(task, meta)
         return self.tasks.add(task.with_meta(meta))
 
     def update_meta(self, task: Task, changes: Optional[dict] = None, drop: Sequence[str] = ()) -> Task:
@@ -104,44 +108,47 @@ class TaskSession:
 
         A failure raises when the entry is ``required`` and is a warning otherwise.
         """
-        if not self._may_write():
-            return None
-        layout = self.context.layout
-        for entry in _archive.list_entries(layout, task.project, task_id=task.task_id):
-            if entry["task_id"] == task.task_id and entry["created_at"] == task.meta.get("created_at"):
-                return entry["archive_path"]
-        try:
-            return _archive.write_entry(layout, task, self.context.now())
-        except TerokError as exc:
-            if required:
-                raise TerokError("%s; nothing was removed" % exc.msg, path=exc.path)
-            self.context.warn(exc.msg)
-            return None
+        with self._writing() as real:
+            if not real:
+                return None
+            layout = self.context.layout
+            for entry in _archive.list_entries(layout, task.project, task_id=task.task_id):
+                if entry["task_id"] == task.task_id and entry["created_at"] == task.meta.get("created_at"):
+                    return entry["archive_path"]
+            try:
+                return _archive.write_entry(layout, task, self.context.now())
+            except TerokError as exc:
+                if required:
+                    raise TerokError("%s; nothing was removed" % exc.msg, path=exc.path)
+                self.context.warn(exc.msg)
+                return None
 
     def mark_deleting(self, task: Task) -> Task:
         """Record ``deleting: true``, so that an interrupted removal is finished by a rerun."""
         meta = dict(task.meta, deleting=True)
-        if self._may_write():
-            try:
-                self.tasks.write_meta(task, meta)
-            except TerokError as exc:
-                self.context.warn("could not mark task %s as deleting: %s" % (task.task_id, exc.msg))
+        with self._writing() as real:
+            if real:
+                try:
+                    self.tasks.write_meta(task, meta)
+                except TerokError as exc:
+                    self.context.warn("could not mark task %s as deleting: %s" % (task.task_id, exc.msg))
         return task.with_meta(meta)
 
     def remove_files(self, task: Task) -> None:
         """Remove the task directory, then the metadata; a directory that resists keeps the task."""
-        if not self._may_write():
-            self.tasks.drop(task.task_id)
-            return
-        try:
-            self.tasks.remove_task_dir(task)
-        except (OSError, TerokError) as exc:
-            # keep the metadata (marked deleting): the task stays listed and a rerun retries
-            self.context.warn("workspace removal failed, the task is kept as deleting for a rerun: %s" % exc)
-        else:
-            for failure in self.tasks.remove_metadata(task):
-                self.context.warn(failure)
-        self.tasks.refresh(task.task_id)
+        with self._writing() as real:
+            if not real:
+                self.tasks.drop(task.task_id)
+                return
+            try:
+                self.tasks.remove_task_dir(task)
+            except (OSError, TerokError) as exc:
+                # keep the metadata (marked deleting): the task stays listed and a rerun retries
+                self.context.warn("workspace removal failed, the task is kept as deleting for a rerun: %s" % exc)
+            else:
+                for failure in self.tasks.remove_metadata(task):
+                    self.context.warn(failure)
+            self.tasks.refresh(task.task_id)
 
     # Containers ----------------------------------------------------------------------------
     def _note(self, task: Task, name: str, state: Optional[str], labels: Optional[dict] = None,
@@ -154,100 +161,116 @@ class TaskSession:
 
     def create_container(self, task: Task, spec: ContainerSpec, name: str, mode: str) -> None:
         """``podman run`` the task's container from ``spec``."""
-        if self._may_write():
-            layout = self.context.layout
-            self.context.podman.run_container(
-                spec.run_request(
-                    name,
-                    task.project,
-                    task.task_id,
-                    task.name,
-                    mode,
-                    layout.workspace(task.project, task.task_id),
-                    layout.dossier_path(task.project, task.task_id),
+        with self._writing() as real:
+            if real:
+                layout = self.context.layout
+                self.context.podman.run_container(
+                    spec.run_request(
+                        name,
+                        task.project,
+                        task.task_id,
+                        task.name,
+                        mode,
+                        layout.workspace(task.project, task.task_id),
+                        layout.dossier_path(task.project, task.task_id),
+                    )
                 )
-            )
         self._note(task, name, "running", {SPEC_LABEL: spec.digest()})
 
     def start_container(self, task: Task, name: str) -> None:
         """Start a stopped container again (its workspace keeps the local work)."""
-        if self._may_write():
-            self.context.podman.start(name)
+        with self._writing() as real:
+            if real:
+                self.context.podman.start(name)
         self._note(task, name, "running")
 
     def unpause_container(self, task: Task, name: str) -> None:
         """Unpause a paused container."""
-        if self._may_write():
-            self.context.podman.unpause(name)
+        with self._writing() as real:
+            if real:
+                self.context.podman.unpause(name)
         self._note(task, name, "running")
 
     def stop_container(self, task: Task, name: str, timeout: int) -> None:
         """``podman stop --time timeout`` one container."""
-        if self._may_write():
-            self.context.podman.stop(name, timeout)
+        with self._writing() as real:
+            if real:
+                self.context.podman.stop(name, timeout)
         self._note(task, name, "exited")
 
     def remove_containers(self, task: Task, names: Sequence[str]) -> None:
         """Force-remove containers of the task; raise PodmanError when podman fails."""
-        if names and self._may_write():
-            self.context.podman.remove(names)
+        if not names:
+            return
+        with self._writing() as real:
+            if real:
+                self.context.podman.remove(names)
         for name in names:
             self._note(task, name, None)
 
     def capture_logs(self, task: Task, names: Sequence[str]) -> None:
         """Save ``podman logs --timestamps`` of ``names`` to ``logs/container.log``; failures warn."""
-        if not names or not self._may_write():
+        if not names:
             return
-        chunks = []
-        for name in names:
+        with self._writing() as real:
+            if not real:
+                return
+            chunks = []
+            for name in names:
+                try:
+                    chunks.append(self.context.podman.logs(name))
+                except PodmanError as exc:
+                    self.context.warn("log capture for %s failed: %s" % (name, exc.msg))
+            if not chunks:
+                return
             try:
-                chunks.append(self.context.podman.logs(name))
-            except PodmanError as exc:
-                self.context.warn("log capture for %s failed: %s" % (name, exc.msg))
-        if not chunks:
-            return
-        try:
-            self.tasks.save_log(task, "".join(chunks))
-        except (OSError, TerokError) as exc:
-            self.context.warn("could not save the logs of task %s: %s" % (task.task_id, exc))
+                self.tasks.save_log(task, "".join(chunks))
+            except (OSError, TerokError) as exc:
+                self.context.warn("could not save the logs of task %s: %s" % (task.task_id, exc))
 
     def wait_ready(self, task: Task, name: str, timeout: int, since: Optional[str]) -> Task:
         """Follow the log until the init script's last line, then record ``ready_at``.
 
         Check mode predicts that the line comes.
         """
-        if self._may_write():
-            outcome, tail = self.context.podman.follow_logs(name, READY_LINE, timeout, since=since)
-            last = "\n".join(tail[-20:]) or "(no output)"
-            if outcome == "exited":
-                self.capture_logs(task, [name])
-                self._note(task, name, "exited")
-                raise TerokError(
-                    "container %s exited before it was ready (no %r line). Last log lines:\n%s" % (name, READY_LINE, last)
-                )
-            if outcome != "found":
-                raise TerokError(
-                    "container %s was not ready within ready_timeout=%ss (no %r line yet); it is left running. "
-                    "Last log lines:\n%s" % (name, timeout, READY_LINE, last),
-                    option="ready_timeout",
-                )
+        with self._writing() as real:
+            if real:
+                self._follow_to_ready(task, name, timeout, since)
         return self.update_meta(task, {"ready_at": self.context.now().isoformat()})
+
+    def _follow_to_ready(self, task: Task, name: str, timeout: int, since: Optional[str]) -> None:
+        """Follow the log until the ready line; raise when the container exits first or time runs out."""
+        outcome, tail = self.context.podman.follow_logs(name, READY_LINE, timeout, since=since)
+        last = "\n".join(tail[-20:]) or "(no output)"
+        if outcome == "exited":
+            self.capture_logs(task, [name])
+            self._note(task, name, "exited")
+            raise TerokError(
+                "container %s exited before it was ready (no %r line). Last log lines:\n%s" % (name, READY_LINE, last)
+            )
+        if outcome != "found":
+            raise TerokError(
+                "container %s was not ready within ready_timeout=%ss (no %r line yet); it is left running. "
+                "Last log lines:\n%s" % (name, timeout, READY_LINE, last),
+                option="ready_timeout",
+            )
 
     def wait_exit(self, task: Task, name: str, timeout: int) -> Task:
         """Wait for the container to exit; record its exit code and capture its log.
 
         Check mode predicts an exit whose code it cannot know.
         """
-        if not self._may_write():
-            self._note(task, name, "exited")
-            return task
-        exit_code = self.context.podman.wait(name, timeout)
-        if exit_code is None:
-            raise TerokError(
-                "container %s did not exit within wait_timeout=%ss; it is left running and no exit code "
-                "was recorded" % (name, timeout),
-                option="wait_timeout",
-            )
+        with self._writing() as real:
+            if not real:
+                self._note(task, name, "exited")
+                return task
+            exit_code = self.context.podman.wait(name, timeout)
+            if exit_code is None:
+                raise TerokError(
+                    "container %s did not exit within wait_timeout=%ss; it is left running and no exit code "
+                    "was recorded" % (name, timeout),
+                    option="wait_timeout",
+                )
         self._note(task, name, "exited", exit_code=exit_code)
         self.capture_logs(task, [name])
         return self.update_meta(task, {"exit_code": exit_code})

@@ -197,3 +197,32 @@ def test_remove_task_log_capture_failure_is_a_warning(make_runtime, write_task, 
     entry = remove_task(runtime, tasks, tasks.tasks["k7m2q"])
     assert os.path.isfile(os.path.join(entry, TASK_JSON))
     assert any("no logs" in w for w in runtime.warnings)
+
+
+def test_a_required_archive_that_fails_changes_nothing(make_runtime, write_task, layout, root, tree_snapshot):
+    write_task("demo", "k7m2q", "a", meta={"mode": None})
+    with open(os.path.join(root, "archive"), "w") as handle:
+        handle.write("x")
+    before = tree_snapshot(root)
+    runtime, runner = make_runtime()
+    tasks = load(layout)
+    with pytest.raises(TerokError):
+        remove_task(runtime, tasks, tasks.tasks["k7m2q"], require_archive=True)
+    assert runtime.changed is False  # a primitive that fails counts no change
+    assert tree_snapshot(root) == before
+    assert runner.mutating_calls() == []
+
+
+def test_check_mode_primitives_predict_without_writing(make_runtime, write_task, layout, root, tree_snapshot):
+    write_task("demo", "k7m2q", "old", meta={"mode": None})
+    before = tree_snapshot(root)
+    runtime, runner = make_runtime(check_mode=True)
+    session = TaskSession(runtime, load(layout))
+    renamed = session.rename(session.tasks.tasks["k7m2q"], "new")
+    updated = session.update_meta(renamed, {"mode": "cli"})
+    created = session.create("fresh")
+    assert (renamed.name, updated.meta["mode"], created.task_id, created.name) == ("new", "cli", None, "fresh")
+    assert session.tasks.tasks["k7m2q"].meta["mode"] == "cli"  # the in-memory model follows
+    assert runtime.changes == 3
+    assert tree_snapshot(root) == before
+    assert runner.calls == []
