@@ -40,17 +40,18 @@ options:
         type: str
       state:
         description:
-          - The state of the task, one of V(present), V(running), V(stopped), V(absent), V(archived).
-            See M(terok.lifecycle.terok_task).
+          - The state of the task. See M(terok.lifecycle.terok_task).
         type: str
+        choices: [present, running, stopped, absent, archived]
         default: present
       archive:
         description: Whether V(absent) writes an archive entry first.
         type: bool
         default: true
       mode:
-        description: The container mode, one of V(cli), V(web), V(run), V(toad); by default the task's own, else V(cli).
+        description: The container mode; by default the task's own, else V(cli).
         type: str
+        choices: [cli, web, run, toad]
       image:
         description: The container image for V(running); defaults to the top-level O(image).
         type: str
@@ -71,8 +72,9 @@ options:
         description: A repository to seed the first clone from (C(CLONE_FROM)).
         type: str
       git_reset_mode:
-        description: What a restart does with local work (C(GIT_RESET_MODE)), one of V(none), V(hard), V(soft).
+        description: What a restart does with local work (C(GIT_RESET_MODE)).
         type: str
+        choices: [none, hard, soft]
       external_remote_url:
         description: A URL added as remote C(external) (C(EXTERNAL_REMOTE_URL)).
         type: str
