@@ -6,7 +6,7 @@
 from __future__ import annotations
 
 
-class ModuleDocFragment(object):
+class ModuleDocFragment:
 
     # Options every terok.lifecycle module takes.
     DOCUMENTATION = r"""
@@ -43,8 +43,8 @@ notes:
   - The collection marks the tasks it creates with C(managed_by=terok.lifecycle) in C(<id>_meta.yml).
 """
 
-    # Attributes of the modules that change tasks.
-    ATTRIBUTES = r"""
+    # Every module's membership of the action group.
+    ACTION_GROUP = r"""
 attributes:
   action_group:
     support: full
@@ -54,6 +54,11 @@ attributes:
       - The module belongs to the action group C(terok.lifecycle.terok) with every other module of the collection.
       - Set options that all of them share, such as C(root), C(executable) and C(lock_timeout), once for a play
         or a block with C(module_defaults) and the key C(group/terok.lifecycle.terok).
+"""
+
+    # Attributes of the modules that change tasks.
+    ATTRIBUTES = r"""
+attributes:
   check_mode:
     support: full
     description: Nothing is written and no podman command that changes anything runs; the result says what would change.
@@ -70,14 +75,6 @@ attributes:
     # Attributes of the read-only modules.
     INFO_ATTRIBUTES = r"""
 attributes:
-  action_group:
-    support: full
-    membership:
-      - terok.lifecycle.terok
-    description:
-      - The module belongs to the action group C(terok.lifecycle.terok) with every other module of the collection.
-      - Set options that all of them share, such as C(root), C(executable) and C(lock_timeout), once for a play
-        or a block with C(module_defaults) and the key C(group/terok.lifecycle.terok).
   check_mode:
     support: full
     description: The module reads only, so it runs the same in check mode.

@@ -46,6 +46,7 @@ options:
 extends_documentation_fragment:
   - terok.lifecycle.common
   - terok.lifecycle.common.info_attributes
+  - terok.lifecycle.common.action_group
 seealso:
   - module: terok.lifecycle.terok_task
 """

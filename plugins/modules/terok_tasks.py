@@ -124,6 +124,7 @@ options:
 extends_documentation_fragment:
   - terok.lifecycle.common
   - terok.lifecycle.common.attributes
+  - terok.lifecycle.common.action_group
 seealso:
   - module: terok.lifecycle.terok_task
   - module: terok.lifecycle.terok_task_info
