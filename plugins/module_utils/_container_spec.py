@@ -147,16 +147,18 @@ class ContainerSpec:
         name: str,
         project: str,
         task_id: str,
-        task_name: Optional[str],
         mode: str,
         workspace: str,
         dossier_path: str,
     ) -> RunRequest:
-        """The ``podman run`` request that creates and starts the task's container (detached)."""
+        """The ``podman run`` request that creates and starts the task's container (detached).
+
+        The labels carry only what never changes for the container: no task name, which a
+        rename would make stale.
+        """
         labels = [
             (LABEL_PREFIX + "project", project),
             (LABEL_PREFIX + "task", task_id),
-            (LABEL_PREFIX + "name", task_name or ""),
             (LABEL_PREFIX + "mode", mode),
             (SPEC_LABEL, self.digest()),
         ]

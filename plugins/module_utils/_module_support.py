@@ -92,7 +92,10 @@ def make_context(module: AnsibleModule) -> RunContext:
         raise TerokError("lock_timeout must be 0 or more seconds, got %s" % params["lock_timeout"], option="lock_timeout")
     layout = Layout.resolve(params["root"], load_yaml=load_yaml)
     podman = Podman(params["executable"], ModuleRunner(module))
-    return RunContext(layout, podman, check_mode=module.check_mode, lock_timeout=params["lock_timeout"])
+    context = RunContext(layout, podman, check_mode=module.check_mode, lock_timeout=params["lock_timeout"])
+    for warning in layout.warnings:
+        context.warn(warning)
+    return context
 
 
 def _failure(exc: Exception) -> Dict[str, Any]:

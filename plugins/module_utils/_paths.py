@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 import stat
-from typing import Callable, Dict, Mapping, Optional
+from typing import Callable, Dict, List, Mapping, Optional
 
 from ansible_collections.terok.lifecycle.plugins.module_utils._errors import TerokError
 
@@ -32,15 +32,23 @@ def check_component(value: object, what: str) -> str:
     return value
 
 
-def _config_paths(environ: Mapping[str, str], load_yaml: Callable) -> Dict[str, object]:
+def _config_paths(environ: Mapping[str, str], load_yaml: Callable, warnings: List[str]) -> Dict[str, object]:
     """The ``paths`` settings of the terok config files, layered as terok layers them.
 
     ``TEROK_CONFIG_FILE`` alone when set; else ``/etc/terok/config.yml`` with the user's
-    ``~/.config/terok/config.yml`` over it, key by key.
+    ``~/.config/terok/config.yml`` over it, key by key. Like terok 0.9.1, a file that is
+    missing or not a mapping is passed over, but here always with a warning in ``warnings``
+    when it was named by ``TEROK_CONFIG_FILE`` or is not a mapping; a file that is not
+    valid YAML fails, naming it.
     """
     explicit = environ.get("TEROK_CONFIG_FILE")
     if explicit:
         layers = [explicit]
+        if not os.path.isfile(explicit):
+            warnings.append(
+                "TEROK_CONFIG_FILE names %s, which is not a file: no terok config file is read, so the default "
+                "state root applies (terok 0.9.1 goes on the same way)" % explicit
+            )
     else:
         home = environ.get("HOME") or os.path.expanduser("~")
         layers = [SYSTEM_CONFIG, os.path.join(home, ".config", "terok", "config.yml")]
@@ -53,8 +61,13 @@ def _config_paths(environ: Mapping[str, str], load_yaml: Callable) -> Dict[str, 
                 data = load_yaml(handle.read())
         except Exception as exc:  # a broken config is the user's to fix; say which file
             raise TerokError("cannot read terok config file %s: %s" % (layer, exc))
-        paths = data.get("paths") if isinstance(data, dict) else None
-        if isinstance(paths, dict):
+        if data is not None and not isinstance(data, dict):
+            warnings.append("terok config file %s does not hold a YAML mapping; it is ignored, as terok ignores it" % layer)
+            continue
+        paths = (data or {}).get("paths")
+        if paths is not None and not isinstance(paths, dict):
+            warnings.append("paths in terok config file %s is not a mapping; it is ignored, as terok ignores it" % layer)
+        elif paths:
             merged.update((key, value) for key, value in paths.items() if value)
     return merged
 
@@ -81,6 +94,8 @@ class Layout:
         self.state_dir = state_dir or os.path.join(root, "core")
         self.live_dir = live_dir or os.path.join(root, "sandbox-live")
         self._safe = set()
+        # what resolving the layout had to say (a config file passed over), for the module's warnings
+        self.warnings: List[str] = []
         # where the guard stops: the root, and a state or live directory relocated out of it
         self._bases = set([self.root]) | set(
             d for d in (self.state_dir, self.live_dir) if not d.startswith(self.root + os.sep)
@@ -104,8 +119,9 @@ class Layout:
         environ = os.environ if environ is None else environ
         euid = os.geteuid() if euid is None else euid
         config = {}
+        warnings: List[str] = []
         if load_yaml is not None:
-            config = _config_paths(environ, load_yaml)
+            config = _config_paths(environ, load_yaml, warnings)
         if environ.get("TEROK_ROOT"):
             base = _absolute(environ["TEROK_ROOT"], "TEROK_ROOT")
         elif config.get("root"):
@@ -125,7 +141,9 @@ class Layout:
             live_dir = _absolute(environ["TEROK_SANDBOX_LIVE_DIR"], "TEROK_SANDBOX_LIVE_DIR")
         elif config.get("sandbox_live_dir"):
             live_dir = _absolute(config["sandbox_live_dir"], "paths.sandbox_live_dir in the terok config file")
-        return cls(base, state_dir, live_dir)
+        layout = cls(base, state_dir, live_dir)
+        layout.warnings = warnings
+        return layout
 
     def guard(self, path: str) -> str:
         """``path`` if no existing component of it below its tree's base is a symlink.

@@ -14,8 +14,10 @@ follow_logs), argv only, never a shell. Every process goes through one injectabl
 
 from __future__ import annotations
 
+import heapq
 import json
 import os
+import re
 import selectors
 import shutil
 import subprocess
@@ -115,6 +117,33 @@ class CommandRunner:
     def spawn(self, argv: List[str]) -> subprocess.Popen:
         """Start ``argv`` with stdout and stderr on one pipe and no stdin."""
         return subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+
+
+_STAMPED = re.compile(r"\d{4}-\d\d-\d\dT\S+ ")
+_STAMP = re.compile(r"(\S*T\d\d:\d\d:\d\d)(?:\.(\d+))?(\S*)")
+
+
+def _stamp_key(line: str) -> Tuple[str, str, str]:
+    """A line's timestamp as a sortable key (RFC 3339 with its fraction padded: podman trims zeros)."""
+    match = _STAMP.match(line)
+    if not match:
+        return (line, "", "")
+    return (match.group(1), (match.group(2) or "").ljust(9, "0"), match.group(3))
+
+
+def _interleave(out: str, err: str) -> str:
+    """Both streams of ``podman logs --timestamps`` as one log in time order.
+
+    Each stream is in order already; their lines are merged by timestamp (a stable merge,
+    so lines of one instant keep their stream's order). Lines without a timestamp: out, then err.
+    """
+    streams = [out.splitlines(True), err.splitlines(True)]
+    if not all(_STAMPED.match(line) for lines in streams for line in lines):
+        return out + err
+    for lines in streams:
+        if lines and not lines[-1].endswith("\n"):
+            lines[-1] += "\n"
+    return "".join(heapq.merge(*streams, key=_stamp_key))
 
 
 def _detail(out: str, err: str) -> str:
@@ -219,12 +248,12 @@ class Podman:
         return {0: True, 1: False}.get(rc)
 
     def logs(self, name: str) -> str:
-        """``podman logs --timestamps`` of a container, as text."""
+        """``podman logs --timestamps`` of a container, as text, stdout and stderr in time order."""
         rc, out, err = self._command("logs", "--timestamps", name)
         if rc != 0:
             raise PodmanError("podman logs %s failed (rc=%s): %s" % (name, rc, _detail(out, err)))
         # podman logs writes the container's stderr stream to its own stderr
-        return out + err if out and err else out or err
+        return _interleave(out, err) if out and err else out or err
 
     def remove(self, names: Sequence[str]) -> None:
         """Force-remove containers by name; containers that are not there are not an error."""

@@ -169,7 +169,6 @@ class TaskSession:
                         name,
                         task.project,
                         task.task_id,
-                        task.name,
                         mode,
                         layout.workspace(task.project, task.task_id),
                         layout.dossier_path(task.project, task.task_id),

@@ -121,13 +121,14 @@ def test_run_request(tmp_path):
     script = tmp_path / "init.sh"
     script.write_text("#!/bin/bash\n")
     s = spec(init_script=str(script), volumes=["/data:/data:ro"], command=["claude", "--resume"])
-    args = s.run_request("demo-cli-k7m2q", "demo", "k7m2q", "fix-auth", "cli", "/r/ws", "/r/d.json").argv("/tmp/env")
+    args = s.run_request("demo-cli-k7m2q", "demo", "k7m2q", "cli", "/r/ws", "/r/d.json").argv("/tmp/env")
     assert args[0] == "run"
     assert "--detach" in args
     assert args[args.index("--name") + 1] == "demo-cli-k7m2q"
     labels = [args[i + 1] for i, a in enumerate(args) if a == "--label"]
     assert any("k7m2q" in label for label in labels)
     assert any("demo" in label for label in labels)
+    assert not any("fix-auth" in label for label in labels)  # no name label: a rename would make it stale
     assert SPEC_LABEL + "=" + s.digest() in labels
     volumes = [args[i + 1] for i, a in enumerate(args) if a == "--volume"]
     assert any(v.startswith("/r/ws:/workspace") for v in volumes)
@@ -142,13 +143,13 @@ def test_run_request(tmp_path):
 
 def test_run_request_keeps_secrets_off_the_command_line():
     s = spec(env={"TOKEN": "s3cr3t"}, ssh_key_name="my-key")
-    args = s.run_request("demo-cli-k7m2q", "demo", "k7m2q", "n", "cli", "/ws", "/d").argv("/tmp/env")
+    args = s.run_request("demo-cli-k7m2q", "demo", "k7m2q", "cli", "/ws", "/d").argv("/tmp/env")
     assert not any("s3cr3t" in a for a in args)
 
 
 def test_default_command_and_image_init_script():
     s = spec()
-    args = s.run_request("demo-cli-k7m2q", "demo", "k7m2q", None, "cli", "/ws", "/d").argv("/tmp/env")
+    args = s.run_request("demo-cli-k7m2q", "demo", "k7m2q", "cli", "/ws", "/d").argv("/tmp/env")
     assert args[args.index(IMAGE) + 1:] == s.command
     assert s.command  # something runs after the init script
     volumes = [args[i + 1] for i, a in enumerate(args) if a == "--volume"]

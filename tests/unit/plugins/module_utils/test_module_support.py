@@ -158,3 +158,17 @@ def test_success_passes_warnings_and_result(tmp_path):
         run_module(module, body)
     assert err.value.args[0] == {"changed": False, "tasks": []}
     assert module.warned == ["careful"]
+
+
+def test_a_config_file_that_is_passed_over_is_a_module_warning(tmp_path, monkeypatch):
+    missing = str(tmp_path / "no-such-config.yml")
+    monkeypatch.setenv("TEROK_CONFIG_FILE", missing)
+    monkeypatch.setenv("TEROK_ROOT", str(tmp_path / "r"))
+    module = FakeModule()
+
+    def body(context, partial):
+        return {"changed": False}
+
+    with pytest.raises(Exited):
+        run_module(module, body)
+    assert len(module.warned) == 1 and missing in module.warned[0]

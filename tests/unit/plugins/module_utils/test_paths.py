@@ -122,7 +122,10 @@ def test_explicit_config_file_paths_root(tmp_path, home):
 def test_explicit_config_file_missing_does_not_fall_back_to_home(tmp_path, home):
     user_config(home, {"paths": {"root": "/from/home"}})
     environ = {"HOME": str(home), "TEROK_CONFIG_FILE": str(tmp_path / "missing.yml"), "XDG_DATA_HOME": "/xdg"}
-    assert resolve(environ).root == "/xdg/terok"
+    layout = resolve(environ)
+    assert layout.root == "/xdg/terok"
+    (warning,) = layout.warnings  # a typo in TEROK_CONFIG_FILE is said, not silently ignored
+    assert str(tmp_path / "missing.yml") in warning and "TEROK_CONFIG_FILE" in warning
 
 
 def test_home_config_file_is_read(home):
@@ -169,6 +172,11 @@ def test_config_without_a_paths_mapping_is_ignored(tmp_path, content):
     config.write_text(content)
     layout = resolve({"TEROK_CONFIG_FILE": str(config), "XDG_DATA_HOME": "/xdg"})
     assert layout.root == "/xdg/terok"
+    if content in ("just a string\n", "- a list\n", "paths: not-a-mapping\n"):
+        (warning,) = layout.warnings
+        assert str(config) in warning
+    else:  # empty, or paths set to nothing: nothing to say
+        assert layout.warnings == []
 
 
 def test_default_root_for_root_user(home):

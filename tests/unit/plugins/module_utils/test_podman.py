@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import json
+import os
 
 import pytest
 
@@ -17,6 +18,7 @@ from ansible_collections.terok.lifecycle.plugins.module_utils._podman import (
     PodmanError,
     RunRequest,
 )
+from ansible_collections.terok.lifecycle.tests.support.fake_podman import FakePodman, FakePodmanProgram
 
 MISSING = "terok-test-no-such-podman-8f3k2"
 
@@ -46,7 +48,10 @@ PS_OUTPUT = json.dumps(
 
 
 class Recorder(CommandRunner):
-    """Answers every call with ``result`` and records it; streaming calls are spawned for real."""
+    """Answers every call with ``result`` (raw podman output) and records it; streaming calls are spawned for real.
+
+    Not a podman: for the client's argv and parsing; tests that need podman's behaviour use FakePodman.
+    """
 
     def __init__(self, result=(0, "", "")):
         self.result = result
@@ -180,51 +185,25 @@ def run_request(**changes):
     return RunRequest(**values)
 
 
-class EnvFileSpy(Recorder):
-    """Also records the env file a ``run`` call names: its mode and text while the call runs."""
-
-    def run(self, argv):
-        if argv[1] == "run":
-            import os
-            import stat
-
-            path = argv[argv.index("--env-file") + 1]
-            with open(path, encoding="utf-8") as handle:
-                self.env_file = (path, stat.S_IMODE(os.stat(path).st_mode), handle.read())
-        return super().run(argv)
-
-
 def test_run_container_passes_the_environment_in_a_private_file_only(exe):
-    runner = EnvFileSpy()
+    runner = FakePodman()
     Podman(exe, runner).run_container(run_request())
     (argv,) = runner.calls
-    path, mode, text = runner.env_file
+    (env_file,) = runner.env_files
+    path, mode, text = env_file["path"], env_file["mode"], env_file["text"]
     assert argv[:4] == [exe, "run", "--detach", "--interactive"]
     assert argv[-3:] == ['["/bin/bash", "/init.sh"]', "localhost/img:latest", "/bin/bash"]
     assert ["--label", "a.b=1"] == argv[argv.index("--label"):argv.index("--label") + 2]
     assert mode == 0o600 and text == "TOKEN=s3cret\nA=b c\n"
     assert not any("s3cret" in arg for arg in argv)
-    import os
-
     assert not os.path.exists(os.path.dirname(path))  # removed right after the call
 
 
-class FailingRun(Recorder):
-    def __init__(self, image_rc):
-        super().__init__()
-        self.image_rc = image_rc
-
-    def run(self, argv):
-        self.calls.append(list(argv))
-        if argv[1] == "run":
-            return 125, "", "Error: something\nError: initializing source docker://img: pull refused\n"
-        if argv[1] == "image":
-            return self.image_rc, "", ""
-        return 0, "", ""
+PULL_REFUSED = (125, "Error: something\nError: initializing source docker://img: pull refused\n")
 
 
 def test_a_failed_run_removes_what_it_made_and_names_a_missing_image(exe):
-    runner = FailingRun(image_rc=1)
+    runner = FakePodman(fail={"run": PULL_REFUSED}, images=[])
     with pytest.raises(PodmanError) as err:
         Podman(exe, runner).run_container(run_request())
     assert [argv[1:] for argv in runner.calls[1:]] == [
@@ -236,7 +215,7 @@ def test_a_failed_run_removes_what_it_made_and_names_a_missing_image(exe):
 
 def test_a_failed_run_with_the_image_present_says_podman_run_failed(exe):
     with pytest.raises(PodmanError) as err:
-        Podman(exe, FailingRun(image_rc=0)).run_container(run_request())
+        Podman(exe, FakePodman(fail={"run": PULL_REFUSED}, images=["localhost/img:latest"])).run_container(run_request())
     assert err.value.option is None
     assert "podman run of image localhost/img:latest for container demo-cli-k7m2q failed (rc=125)" in err.value.msg
 
@@ -272,7 +251,7 @@ def test_command_runner_runs_argv_without_a_shell(tmp_path):
     assert err == "oops\n"
 
 
-def test_real_podman_call_through_the_fake_script(podman_exe, podman_ps, podman_log):
+def test_real_podman_call_through_the_fake_program(podman_exe, podman_ps, podman_log):
     podman_ps([{"Names": ["demo-cli-k7m2q"], "State": "exited", "ExitCode": 0}])
     containers = Podman(str(podman_exe)).list_containers()
     assert containers["demo-cli-k7m2q"].state == "exited"
@@ -360,3 +339,50 @@ def test_streaming_calls_go_through_the_injected_runner(tmp_path):
     assert runner.spawned == [[exe, "logs", "--follow", "c"], [exe, "wait", "c"]]
     assert runner.calls == []
     assert podman.calls == 2
+
+
+# The fake podman of the test suites (tests/support/fake_podman.py) ---------------------------------
+
+
+def test_the_fake_podman_spawns_what_it_emulates(exe):
+    runner = FakePodman(follow="cloning\n>> init complete\n", wait=124)
+    podman = Podman(exe, runner)
+    assert podman.follow_logs("c", ">> init complete", 5) == ("found", ["cloning", ">> init complete"])
+    assert podman.wait("c", 5) == 124
+    assert runner.spawned == [[exe, "logs", "--follow", "c"], [exe, "wait", "c"]]
+    assert runner.calls == []
+
+
+def test_the_fake_podman_program_plays_the_same_podman(tmp_path):
+    program = FakePodmanProgram(str(tmp_path / "bin"), stuck=["demo-web-h3abc"], fail={"logs": (125, "Error: no logs")})
+    podman = Podman(program.path)
+    podman.run_container(run_request())
+    podman.stop("demo-cli-k7m2q", 10)
+    with pytest.raises(PodmanError) as err:
+        podman.logs("demo-cli-k7m2q")
+    assert "no logs" in err.value.msg
+    cli = podman.list_containers()["demo-cli-k7m2q"]
+    assert (cli.state, cli.labels) == ("exited", {"a.b": "1"})
+    (env_file,) = program.env_files()
+    assert (env_file["mode"], env_file["dir_mode"], env_file["text"]) == (0o600, 0o700, "TOKEN=s3cret\nA=b c\n")
+    assert program.subcommands() == ["run", "stop", "logs", "ps"]
+    program.update(containers={"demo-web-h3abc": {"State": "running"}})
+    podman.remove(["demo-web-h3abc"])
+    assert podman.list_containers()["demo-web-h3abc"].running  # stuck: rm left it as it was
+    assert program.subcommands() == ["run", "stop", "logs", "ps", "rm", "ps"]
+
+
+def test_logs_keep_the_two_streams_in_time_order(exe):
+    out = "2026-11-28T09:15:01.5Z first\n2026-11-28T09:15:03Z third\n"
+    err = "2026-11-28T09:15:02.25Z second\n2026-11-28T09:15:04.1Z fourth"
+    assert Podman(exe, Recorder((0, out, err))).logs("c") == (
+        "2026-11-28T09:15:01.5Z first\n2026-11-28T09:15:02.25Z second\n"
+        "2026-11-28T09:15:03Z third\n2026-11-28T09:15:04.1Z fourth\n"
+    )
+
+
+def test_logs_order_a_whole_second_before_its_fractions(exe):
+    # podman trims trailing zeros of the nanoseconds: 09:15:02Z is 09:15:02.000000000Z
+    out = "2026-11-28T09:15:02.25Z later\n"
+    err = "2026-11-28T09:15:02Z sooner\n"
+    assert Podman(exe, Recorder((0, out, err))).logs("c") == err + out
