@@ -34,7 +34,7 @@ options:
     type: float
     default: 30
 requirements:
-  - PyYAML on the target (C(python3-yaml) on Debian and Red Hat families).
+  - PyYAML on the target (C(python3-yaml) on the Debian family, C(python3-pyyaml) on the Red Hat family).
   - podman on the target for container states; without it task states are computed as if no container existed.
 notes:
   - Task ids are 5 characters of lowercase Crockford base32 drawn from a cryptographic random source, as terok draws them.
