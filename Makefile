@@ -28,7 +28,7 @@ export PATH := $(CURDIR)/.cache/testbin:$(CURDIR)/.cache/pybin:$(CURDIR)/.venv/b
 export CONTAINERS_CONF := $(CURDIR)/tools/containers.conf
 export ANSIBLE_COLLECTIONS_PATH := $(CURDIR)/.cache/collections
 
-.PHONY: help bootstrap sanity units integration init-script-tests reliability molecule lint test bench demo demo-cleanup image \
+.PHONY: help bootstrap sanity units integration init-script-tests reliability molecule lint test bench demo demo-cleanup image docs \
 	clean distclean clean-image
 
 help:
@@ -43,6 +43,7 @@ help:
 	@echo 'make integration        ansible-test integration --venv --python $$INTEGRATION_PYTHON (3.11)'
 	@echo 'make test               all of the above in order, stopping at the first failure'
 	@echo 'make bench              benchmarks: one table, written to bench/results/ (not a test)'
+	@echo 'make docs               HTML docs (modules, roles, guides) with antsibull-docs into .cache/docs/html'
 	@echo 'make demo               the main job: prepare localhost, create and start tasks, show their status'
 	@echo 'make demo-cleanup       archive the demo'"'"'s finished tasks (ARGS='"'"'--check --diff'"'"' to preview)'
 	@echo 'make clean              test results and caches (make distclean: also the venvs)'
@@ -82,6 +83,9 @@ test:
 
 bench: bootstrap image
 	.venv/bin/python bench/run.py $(BENCH_ARGS)
+
+docs: bootstrap
+	tools/build-docs.sh
 
 demo:
 	tools/demo.sh
