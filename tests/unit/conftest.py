@@ -2,138 +2,52 @@
 # Copyright (c) terok.lifecycle contributors
 # GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""Shared fixtures of the unit tests: a fake podman, tree snapshots, terok-made tasks."""
+"""Shared fixtures of the unit tests: the fake podman (tests/support), tree snapshots, terok-made tasks."""
 
 from __future__ import annotations
 
 import json
 import os
-import stat
 
 import pytest
 
 from ansible_collections.terok.lifecycle.plugins.module_utils._run_context import RunContext
 from ansible_collections.terok.lifecycle.plugins.module_utils._paths import Layout
-from ansible_collections.terok.lifecycle.plugins.module_utils._podman import CommandRunner, Podman
-
-# podman subcommands that only read
-READ_ONLY_PODMAN = frozenset(["ps", "logs", "inspect", "version", "info", "images", "image", "container"])
-
-FAKE_PODMAN_SCRIPT = """#!/bin/sh
-# a stand-in for podman: log the call, answer `ps` from a file
-printf '%s\\n' "$*" >> "{log}"
-case "$1" in
-  ps) cat "{ps}" ;;
-  logs)
-    if [ "$2" = "--follow" ]; then
-      echo ">> cloning"
-      echo ">> init complete"
-    else
-      echo "2026-11-28T09:15:02Z fake log line"
-    fi ;;
-  wait) if [ -f "{wait}" ]; then cat "{wait}"; else echo 0; fi ;;
-esac
-exit 0
-"""
-
-
-class FakePodmanRunner(CommandRunner):
-    """A CommandRunner whose ``run(argv) -> (rc, out, err)`` plays podman and records every call.
-
-    Streaming calls (``logs --follow``, ``wait``) are spawned for real, from the podman_exe script.
-
-    ``containers`` maps a container name to a dict with ``State`` and ``ExitCode``.
-    ``fail`` maps a podman subcommand (``ps``, ``rm``, ``logs`` …) to (rc, err).
-    """
-
-    def __init__(self, containers=None, fail=None, logs="2026-11-28T09:15:02Z hello\n"):
-        self.containers = dict(containers or {})
-        self.fail = dict(fail or {})
-        self.logs = logs
-        self.calls = []
-
-    def run(self, argv):
-        argv = list(argv)
-        self.calls.append(argv)
-        sub = argv[1] if len(argv) > 1 else ""
-        if sub in self.fail:
-            rc, err = self.fail[sub]
-            return rc, "", err
-        if sub == "ps":
-            items = []
-            for name, info in sorted(self.containers.items()):
-                item = {"Names": [name], "Id": "id-" + name, "Image": "img", "Labels": {}}
-                item.update(info)
-                items.append(item)
-            return 0, json.dumps(items), ""
-        if sub == "logs":
-            return 0, self.logs, ""
-        if sub == "run":
-            name = argv[argv.index("--name") + 1]
-            labels = {}
-            for i, arg in enumerate(argv):
-                if arg == "--label":
-                    key, _sep, value = argv[i + 1].partition("=")
-                    labels[key] = value
-            self.containers[name] = {"State": "running", "Labels": labels}
-            return 0, "0123abcd\n", ""
-        if sub in ("start", "unpause"):
-            self.containers.setdefault(argv[-1], {})["State"] = "running"
-            return 0, argv[-1] + "\n", ""
-        if sub == "stop":
-            self.containers.setdefault(argv[-1], {})["State"] = "exited"
-            return 0, argv[-1] + "\n", ""
-        if sub == "rm":
-            for name in argv[argv.index("--") + 1:] if "--" in argv else []:
-                self.containers.pop(name, None)
-            return 0, "", ""
-        return 0, "", ""
-
-    def subcommands(self):
-        return [argv[1] for argv in self.calls if len(argv) > 1]
-
-    def mutating_calls(self):
-        return [argv for argv in self.calls if len(argv) < 2 or argv[1] not in READ_ONLY_PODMAN]
+from ansible_collections.terok.lifecycle.plugins.module_utils._podman import Podman
+from ansible_collections.terok.lifecycle.tests.support.fake_podman import FakePodman, FakePodmanProgram
+from ansible_collections.terok.lifecycle.tests.support.tree import snapshot
 
 
 @pytest.fixture
-def podman_exe(tmp_path):
-    """An executable file that stands in for podman on disk (Podman.path() needs one)."""
-    directory = tmp_path / "bin"
-    directory.mkdir(exist_ok=True)
-    log = tmp_path / "podman-calls.log"
-    ps = tmp_path / "podman-ps.json"
-    ps.write_text("[]\n")
-    exe = directory / "podman"
-    exe.write_text(FAKE_PODMAN_SCRIPT.format(log=log, ps=ps, wait=tmp_path / "podman-wait-exit-code"))
-    exe.chmod(0o755)
-    return exe
+def podman_program(tmp_path_factory):
+    """The fake podman as a program on disk, for module runs (outside ``tmp_path``, which tests snapshot)."""
+    return FakePodmanProgram(str(tmp_path_factory.mktemp("podman")))
 
 
 @pytest.fixture
-def podman_log(tmp_path):
-    """The calls the podman_exe script received, one argv (space-joined) per line."""
+def podman_exe(podman_program):
+    """The path of the fake podman program (Podman.path() needs an executable file)."""
+    return podman_program.path
+
+
+@pytest.fixture
+def podman_log(podman_program):
+    """The calls the podman program received, one argv after the program (space-joined) per line."""
 
     def read():
-        path = tmp_path / "podman-calls.log"
-        return path.read_text().splitlines() if path.exists() else []
+        return [" ".join(argv[1:]) for argv in podman_program.calls()]
 
     return read
 
 
 @pytest.fixture
-def podman_ps(tmp_path):
-    """Set what the podman_exe script answers to ``ps``."""
+def podman_ps(podman_program):
+    """Set the containers the podman program lists, from ``podman ps`` items."""
 
     def write(items):
-        (tmp_path / "podman-ps.json").write_text(json.dumps(items))
+        podman_program.update(containers={item["Names"][0]: {k: v for k, v in item.items() if k != "Names"} for item in items})
 
     return write
-
-
-@pytest.fixture
-def fake_runner():
-    return FakePodmanRunner
 
 
 @pytest.fixture
@@ -148,39 +62,22 @@ def layout(root):
 
 @pytest.fixture
 def make_runtime(layout, podman_exe):
-    """Build a RunContext on ``layout`` with a recording fake podman; returns (context, runner)."""
+    """Build a RunContext on ``layout`` with a FakePodman as its runner; returns (context, runner).
 
-    def make(check_mode=False, containers=None, fail=None, lock_timeout=5.0, executable=None):
-        runner = FakePodmanRunner(containers, fail)
-        podman = Podman(executable or str(podman_exe), runner)
+    ``fields`` are FakePodman's (``stuck``, ``logs``, ``wait`` …).
+    """
+
+    def make(check_mode=False, containers=None, fail=None, lock_timeout=5.0, executable=None, **fields):
+        runner = FakePodman(containers, fail, **fields)
+        podman = Podman(executable or podman_exe, runner)
         return RunContext(layout, podman, check_mode=check_mode, lock_timeout=lock_timeout), runner
 
     return make
 
 
-def _snapshot(path):
-    """Everything under ``path``: relative path -> (kind, mode, content or link target)."""
-    result = {}
-    if not os.path.lexists(path):
-        return result
-    for dirpath, dirnames, filenames in os.walk(path):
-        for name in sorted(dirnames + filenames):
-            full = os.path.join(dirpath, name)
-            rel = os.path.relpath(full, path)
-            st = os.lstat(full)
-            if stat.S_ISLNK(st.st_mode):
-                result[rel] = ("link", None, os.readlink(full))
-            elif stat.S_ISDIR(st.st_mode):
-                result[rel] = ("dir", stat.S_IMODE(st.st_mode), None)
-            else:
-                with open(full, "rb") as handle:
-                    result[rel] = ("file", stat.S_IMODE(st.st_mode), handle.read())
-    return result
-
-
 @pytest.fixture
 def tree_snapshot():
-    return _snapshot
+    return snapshot
 
 
 @pytest.fixture

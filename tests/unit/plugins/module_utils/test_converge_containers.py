@@ -147,9 +147,8 @@ def test_running_refuses_another_mode(make_runtime, write_task, root, tree_snaps
     assert runner.mutating_calls() == []
 
 
-def test_running_with_wait_records_the_exit_code(make_runtime, layout, tmp_path):
-    (tmp_path / "podman-wait-exit-code").write_text("124\n")
-    runtime, _runner = make_runtime()
+def test_running_with_wait_records_the_exit_code(make_runtime, layout):
+    runtime, _runner = make_runtime(wait=124)
     outcome = converge_one(runtime, running_spec(name="a", wait=True, wait_timeout=10))
     assert outcome.task["exit_code"] == 124  # a real 124 is the container's, recorded as such
     assert read_meta(layout, outcome.task["task_id"])["exit_code"] == 124
