@@ -4,6 +4,8 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 """Helpers of the reliability suite: the library in-process, real ansible runs, tree checks.
 
+The fake podman and the tree snapshot are the ones every suite uses (tests/support).
+
 The collection is imported from this work tree through a private ``ansible_collections``
 directory (``terok/lifecycle`` -> the repository), so the suite needs neither an installed
 collection nor ``.cache/collections``.
@@ -12,7 +14,6 @@ collection nor ``.cache/collections``.
 from __future__ import annotations
 
 import atexit
-import hashlib
 import json
 import os
 import re
@@ -57,10 +58,12 @@ from ansible_collections.terok.lifecycle.plugins.module_utils._errors import Ter
 from ansible_collections.terok.lifecycle.plugins.module_utils._converge import converge_one  # noqa: E402
 from ansible_collections.terok.lifecycle.plugins.module_utils._metadata import load_yaml  # noqa: E402
 from ansible_collections.terok.lifecycle.plugins.module_utils._paths import Layout  # noqa: E402
-from ansible_collections.terok.lifecycle.plugins.module_utils._podman import CommandRunner, Podman  # noqa: E402
+from ansible_collections.terok.lifecycle.plugins.module_utils._podman import Podman  # noqa: E402
 from ansible_collections.terok.lifecycle.plugins.module_utils._run_context import RunContext  # noqa: E402
 from ansible_collections.terok.lifecycle.plugins.module_utils._spec import Spec, specs_from_items  # noqa: E402 pylint: disable=unused-import
 from ansible_collections.terok.lifecycle.plugins.module_utils._project_tasks import MARKER, MARKER_TEXT, README_TEXT  # noqa: E402
+from ansible_collections.terok.lifecycle.tests.support import tree  # noqa: E402
+from ansible_collections.terok.lifecycle.tests.support.fake_podman import FakePodman, FakePodmanProgram  # noqa: E402 pylint: disable=unused-import
 
 ID_RE = re.compile(r"[ghjkmnp-tv-z][0-9][0-9a-hjkmnp-tv-z]{3}")
 TEMP_RE = re.compile(r"^\..+\.tmp$")
@@ -83,66 +86,11 @@ def count(key, amount=1):
 # --------------------------------------------------------------------------------------
 # the library in-process
 # --------------------------------------------------------------------------------------
-class FakePodman(CommandRunner):
-    """An in-process podman (``run(argv) -> (rc, out, err)``) that records its calls.
-
-    ``containers`` maps names to dicts with ``State``/``ExitCode``/``Labels``; ``fail`` maps a
-    subcommand to (rc, stderr). ``rm``/``stop``/``start`` change ``containers`` like podman
-    unless the container is listed in ``stuck``.
-    """
-
-    def __init__(self, containers=None, fail=None, logs="2026-11-28T00:00:00Z line from the agent\n", stuck=()):
-        self.containers = {name: dict(value) for name, value in (containers or {}).items()}
-        self.fail = dict(fail or {})
-        self.logs = logs
-        self.stuck = set(stuck)
-        self.calls = []
-        self.mounts = []  # (volume argument, real path of its source when podman run was called)
-
-    def run(self, argv):
-        argv = list(argv)
-        self.calls.append(argv[1:])
-        sub = argv[1] if len(argv) > 1 else ""
-        if sub == "run":
-            for index, arg in enumerate(argv[:-1]):
-                if arg == "--volume":
-                    self.mounts.append((argv[index + 1], os.path.realpath(argv[index + 1].split(":")[0])))
-        if sub in self.fail:
-            rc, err = self.fail[sub]
-            return rc, "", err
-        if sub == "ps":
-            items = []
-            for name, value in sorted(self.containers.items()):
-                item = {"Names": [name], "State": value.get("State", "running"), "Labels": value.get("Labels", {})}
-                if "ExitCode" in value:
-                    item["ExitCode"] = value["ExitCode"]
-                items.append(item)
-            return 0, json.dumps(items), ""
-        if sub == "logs":
-            return 0, self.logs, ""
-        names = [a for a in argv[2:] if not a.startswith("-") and a in self.containers]
-        if sub == "rm":
-            for name in names:
-                if name not in self.stuck:
-                    self.containers.pop(name, None)
-        elif sub == "stop":
-            for name in names:
-                if name not in self.stuck:
-                    self.containers[name]["State"] = "exited"
-        elif sub == "start":
-            for name in names:
-                self.containers[name]["State"] = "running"
-        return 0, "", ""
-
-    def subcommands(self):
-        return [call[0] for call in self.calls if call]
-
-
 def runtime(root, runner=None, lock_timeout=5.0, check_mode=False, executable=None):
     """A RunContext on ``root`` whose podman is ``runner`` (a FakePodman with no container by default).
 
     The executable is only looked up (any existing program will do); every call goes through
-    the runner, except ``podman logs --follow`` and ``podman wait``, which the library spawns.
+    the runner, ``podman logs --follow`` and ``podman wait`` through its ``spawn``.
     """
     runner = runner if runner is not None else FakePodman()
     return RunContext(Layout.resolve(root), Podman(executable or sys.executable, runner), check_mode=check_mode,
@@ -238,33 +186,11 @@ def run_in_child(func, timeout=20.0, umask=None):
 # trees: fingerprints and checks of what is on disk
 # --------------------------------------------------------------------------------------
 def fingerprint(top):
-    """Every entry under ``top`` (not following symlinks): type, mode, size, content hash, link target."""
-    result = {}
-    if not os.path.lexists(top):
-        return result
-    for dirpath, dirnames, filenames in os.walk(top, followlinks=False):
-        for entry in sorted(dirnames + filenames):
-            path = os.path.join(dirpath, entry)
-            st = os.lstat(path)
-            rel = os.path.relpath(path, top)
-            if stat.S_ISLNK(st.st_mode):
-                result[rel] = ("link", os.readlink(path))
-            elif stat.S_ISREG(st.st_mode):
-                with open(path, "rb") as handle:
-                    digest = hashlib.sha256(handle.read()).hexdigest()
-                result[rel] = ("file", oct(st.st_mode & 0o7777), st.st_size, digest, st.st_mtime_ns)
-            elif stat.S_ISDIR(st.st_mode):
-                result[rel] = ("dir", oct(st.st_mode & 0o7777), st.st_mtime_ns)
-            else:
-                result[rel] = ("other", oct(st.st_mode))
-    st = os.lstat(top)
-    result["."] = ("top", oct(st.st_mode & 0o7777), st.st_mtime_ns)
-    return result
+    """The tree snapshot of ``top`` with mtimes (a rewrite with the same content shows)."""
+    return tree.snapshot(top, mtimes=True)
 
 
-def fingerprint_diff(before, after):
-    changed = sorted(k for k in set(before) | set(after) if before.get(k) != after.get(k))
-    return ["%s: %r -> %r" % (k, before.get(k), after.get(k)) for k in changed]
+fingerprint_diff = tree.diff
 
 
 def read_bytes(path):

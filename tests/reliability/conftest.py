@@ -13,7 +13,6 @@ import json
 import os
 import shutil
 import subprocess
-import sys
 
 import pytest
 
@@ -58,44 +57,10 @@ def canary(tmp_path):
     return Canary(str(tmp_path / "canary"))
 
 
-class FakePodmanProgram(object):
-    """A podman stand-in on disk (``path``) with its behaviour in a JSON state file."""
-
-    def __init__(self, directory):
-        self.state_path = os.path.join(directory, "fake-podman-state.json")
-        self.path = os.path.join(directory, "podman")
-        with open(os.path.join(S.HERE, "fake_podman.py"), encoding="utf-8") as handle:
-            source = handle.read()
-        source = source.replace('"@STATE@"', json.dumps(self.state_path))
-        with open(self.path, "w", encoding="utf-8") as handle:
-            handle.write("#!%s\n%s" % (sys.executable, source))
-        os.chmod(self.path, 0o755)
-        self.set()
-
-    def set(self, containers=None, fail=None, stuck=(), logs=None, **extra):
-        state = {"containers": containers or {}, "fail": fail or {}, "stuck": list(stuck), "calls": []}
-        if logs is not None:
-            state["logs"] = logs
-        state.update(extra)
-        with open(self.state_path, "w", encoding="utf-8") as handle:
-            json.dump(state, handle)
-
-    def state(self):
-        with open(self.state_path, encoding="utf-8") as handle:
-            return json.load(handle)
-
-    def calls(self):
-        return self.state()["calls"]
-
-    def subcommands(self):
-        return [call["argv"][0] for call in self.calls() if call["argv"]]
-
-
 @pytest.fixture
 def fake_podman(tmp_path):
-    directory = tmp_path / "fake-podman"
-    directory.mkdir()
-    return FakePodmanProgram(str(directory))
+    """The fake podman as a program on disk, for real module runs (``executable``)."""
+    return S.FakePodmanProgram(str(tmp_path / "fake-podman"))
 
 
 @pytest.fixture
