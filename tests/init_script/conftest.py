@@ -12,14 +12,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-
-SCRIPT = Path(__file__).resolve().parents[2] / "files" / "init-ssh-and-repo.sh"
-MARKER = ".new-task-marker"
-MARKER_TEXT = (
-    "# This marker signals that the workspace must be reset to the latest remote HEAD.\n"
-    "# The task create step writes it; the init script removes it after the reset.\n"
-    "# Seeing it in an initialized workspace means something went wrong.\n"
-)
+from _library import MARKER, MARKER_TEXT, SCRIPT
 
 
 def base_env(home: Path) -> dict:

@@ -8,9 +8,8 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from _library import MARKER, MARKER_TEXT, SCRIPT
 
-SCRIPT = Path(__file__).resolve().parents[2] / "files" / "init-ssh-and-repo.sh"
-MARKER = ".new-task-marker"
 DONE = ">> init complete"
 
 
@@ -98,6 +97,7 @@ def test_first_clone_unreachable_url_fails_and_keeps_marker(run_init, tmp_path, 
     assert "does not appear to be a git repository" in proc.stderr  # git's own message
     assert ">> error: " in proc.stderr
     assert sorted(p.name for p in workspace.iterdir()) == [MARKER]
+    assert (workspace / MARKER).read_text() == MARKER_TEXT  # kept as the library wrote it
 
 
 def test_first_clone_error_other_than_missing_branch_aborts(run_init, upstream, workspace, git):
