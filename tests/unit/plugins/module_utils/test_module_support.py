@@ -8,7 +8,9 @@
 from __future__ import annotations
 
 import pytest
+import yaml
 
+from ansible_collections.terok.lifecycle.plugins.doc_fragments.common import ModuleDocFragment
 from ansible_collections.terok.lifecycle.plugins.module_utils import _module_support
 from ansible_collections.terok.lifecycle.plugins.module_utils._errors import TerokError
 from ansible_collections.terok.lifecycle.plugins.module_utils._module_support import (
@@ -50,12 +52,12 @@ class FakeModule:
         raise Exited(result)
 
 
-def test_common_argument_spec_defaults_match_the_doc_fragment():
+def test_common_argument_spec_is_what_the_doc_fragment_documents():
+    documented = yaml.safe_load(ModuleDocFragment.DOCUMENTATION)["options"]
     spec = common_argument_spec()
-    assert spec["root"]["type"] == "path"
-    assert spec["executable"] == {"type": "str", "default": "podman"}
-    assert spec["lock_timeout"]["type"] == "float"
-    assert spec["lock_timeout"]["default"] == 30
+    assert sorted(spec) == sorted(documented)
+    for name, option in spec.items():
+        assert (option["type"], option.get("default")) == (documented[name]["type"], documented[name].get("default")), name
 
 
 def test_make_context(tmp_path, podman_exe):
@@ -111,6 +113,20 @@ def test_a_terok_error_fails_with_warnings_option_and_partial_results(tmp_path):
         run_module(module, body)
     assert err.value.args[0] == {"msg": "project 'X' is bad", "option": "project", "changed": False, "extra": 1}
     assert module.warned == ["first"]
+
+
+def test_a_missing_podman_fails_the_run_naming_the_executable_option(tmp_path):
+    missing = "terok-test-no-such-podman-8f3k2"
+
+    def body(context, partial):
+        return {"changed": False, "containers": context.containers(required=True)}
+
+    with pytest.raises(Failed) as err:
+        run_module(FakeModule(root=str(tmp_path), executable=missing), body)
+    result = err.value.args[0]
+    assert result["option"] == "executable"
+    assert missing in result["msg"]
+    assert result["changed"] is False
 
 
 def test_a_failure_reports_a_change_made_before_it(tmp_path):

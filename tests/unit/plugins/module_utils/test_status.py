@@ -5,6 +5,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import pytest
 
 from ansible_collections.terok.lifecycle.plugins.module_utils._status import STATUSES, compute_status
@@ -39,6 +41,10 @@ TABLE = [
     ("3", {"ready_at": READY}, "paused", "stopped"),
     ("3", {"exit_code": 0}, "exited", "completed"),
     ("3", {"exit_code": 2}, "stopped", "failed"),
+    # any other state podman reports is a container that is there and not running
+    ("3", {"ready_at": READY}, "stopping", "stopped"),
+    ("3", {"ready_at": READY, "exit_code": 0}, "removing", "completed"),
+    ("3", {"ready_at": READY, "exit_code": 137}, "unknown", "failed"),
     # 4. no container, not initialized: created, whatever the exit code says
     ("4", {}, None, "created"),
     ("4", {"mode": None}, None, "created"),
@@ -61,7 +67,6 @@ TABLE = [
 )
 def test_compute_status(rule, meta, container_state, expected):
     assert compute_status(meta, container_state) == expected
-    assert expected in STATUSES
 
 
 def test_missing_meta_is_a_created_task():
@@ -69,8 +74,16 @@ def test_missing_meta_is_a_created_task():
     assert compute_status(None, "running") == "init"
 
 
-def test_statuses_are_terok_statuses():
-    assert set(STATUSES) == {"deleting", "running", "init", "completed", "failed", "stopped", "created", "not found"}
+def test_every_status_the_filter_offers_is_reached_and_no_other():
+    """STATUSES (terok_task_info's status filter choices) is exactly what compute_status returns."""
+    absent = object()
+    variants = {"deleting": (absent, True, False), "ready_at": (absent, READY, None), "exit_code": (absent, None, 0, 1)}
+    reached = set()
+    for values in itertools.product(*variants.values()):
+        meta = {key: value for key, value in zip(variants, values) if value is not absent}
+        for container_state in (None, "running", "exited", "created", "paused", "stopping"):
+            reached.add(compute_status(meta, container_state))
+    assert reached == set(STATUSES)
 
 
 def test_compute_status_does_not_modify_meta():

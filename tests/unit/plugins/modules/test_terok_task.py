@@ -170,8 +170,19 @@ def test_bad_input_fails_naming_the_option_and_writes_nothing(run_module, args, 
     assert result.get("failed") is True
     assert result["_rc"] != 0
     assert option in result["msg"]
+    assert result["option"] == option
     assert not os.path.exists(str(tmp_path / "root"))
     assert podman_log() == []
+
+
+def test_a_failure_about_a_file_returns_its_path(run_module, args, root):
+    lock = os.path.join(root, "core", "projects", "demo", "tasks", LOCK_NAME)
+    os.makedirs(lock)  # a lock file that cannot be opened
+    result = run_module(terok_task, args(name="a"))
+    assert result.get("failed") is True
+    assert result["path"] == lock
+    assert lock in result["msg"]
+    assert "option" not in result
 
 
 def test_missing_name_and_task_id_fails(run_module, args):
