@@ -208,4 +208,6 @@ main_venv
 get_pip_standin
 testbin
 [ "$DO_TEROK" = 1 ] && terok_venv
+# the test user terok-test (subuid/subgid, PyYAML for /usr/bin/python3): tools/test-user.sh
+"$TOOLS_DIR/test-user.sh"
 log "bootstrap done"
