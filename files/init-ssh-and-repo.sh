@@ -29,6 +29,11 @@
 #                        permissions are fixed (dir 700, key 600, .pub and
 #                        config 644). Anything missing: a warning, no SSH setup.
 #                        Key contents are never printed.
+#   TEROK_SECRET_ENV     space-separated variable names whose values podman
+#                        mounted as files under $TEROK_SECRETS_DIR (default
+#                        /run/secrets, one file per name). Each is exported to
+#                        the container command (trailing newlines dropped) and
+#                        never printed; TEROK_SECRET_ENV itself is unset.
 #
 # Protocol ($REPO_ROOT/.new-task-marker is written when the task is created):
 #   marker, no .git      first start: the workspace must hold nothing but the
@@ -524,6 +529,24 @@ setup_external() {
     say "HEAD is ${behind} commit(s) behind external/${branch}"
 }
 
+# Secrets come as files (podman secrets, type=mount), so that their values are
+# in no container config that podman inspect shows; the command gets them as env.
+export_secrets() {
+    local name dir="${TEROK_SECRETS_DIR:-/run/secrets}" value
+    [[ -n "${TEROK_SECRET_ENV:-}" ]] || return 0
+    for name in $TEROK_SECRET_ENV; do
+        if [[ ! "$name" =~ ^[A-Za-z_][A-Za-z0-9_]*$ ]]; then
+            warn "TEROK_SECRET_ENV names '${name}', which is not a variable name; skipped"
+        elif [[ -r "$dir/$name" ]]; then
+            value="$(cat -- "$dir/$name")"
+            export "$name=$value"
+        else
+            warn "secret ${name} is not readable at ${dir}/${name}; the command runs without it"
+        fi
+    done
+    unset TEROK_SECRET_ENV
+}
+
 # --------------------------------------------------------------------------
 
 main() {
@@ -554,6 +577,7 @@ main() {
         warn "no git checkout; EXTERNAL_REMOTE_URL ignored"
     fi
 
+    export_secrets
     say "init complete"
     trap - EXIT ERR
     if (($#)); then

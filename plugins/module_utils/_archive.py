@@ -76,7 +76,10 @@ def write_entry(layout: Layout, task: Any, now: Optional[datetime.datetime] = No
         if entry:
             shutil.rmtree(entry, ignore_errors=True)
         detail = exc.msg if isinstance(exc, TerokError) else exc
-        raise TerokError("cannot write the archive entry for task %s: %s" % (task.task_id, detail))
+        raise TerokError(
+            "cannot write the archive entry for task %s: %s" % (task.task_id, detail),
+            path=getattr(exc, "path", None) or getattr(exc, "filename", None) or entry,
+        )
     return entry
 
 

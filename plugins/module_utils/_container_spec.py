@@ -12,10 +12,17 @@ import hashlib
 import json
 import os
 import re
-from typing import Any, Dict, List, Mapping, Optional, Sequence
+import shlex
+from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence
 
 from ansible_collections.terok.lifecycle.plugins.module_utils._errors import TerokError
 from ansible_collections.terok.lifecycle.plugins.module_utils._podman import RunRequest
+from ansible_collections.terok.lifecycle.plugins.module_utils._secrets import (
+    SECRET_ENV_VAR,
+    SECRETS_LABEL,
+    secret_name,
+    secrets_digest,
+)
 
 CONTAINER_WORKSPACE = "/workspace"
 IMAGE_INIT_SCRIPT = "/usr/local/bin/init-ssh-and-repo.sh"
@@ -57,6 +64,74 @@ def _check_volume(entry: str, option: str) -> str:
     return _check_text(entry, option)
 
 
+def env_text(value: Any, what: str, option: str) -> str:
+    """An environment value as the container sees it: YAML's true/false for booleans, numbers as written.
+
+    Lists and mappings have no one spelling in an environment variable, so they are refused.
+    """
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (str, int, float)):
+        return str(value)
+    raise TerokError(
+        "%s must be a string, a number or a boolean, not a %s" % (what, "list" if isinstance(value, list) else
+                                                                   "mapping" if isinstance(value, dict) else
+                                                                   type(value).__name__),
+        option=option,
+    )
+
+
+def _variables(given: Any, option: str, secret: bool) -> Dict[str, str]:
+    """A validated mapping of environment variables (``env`` or, with ``secret``, ``secret_env``).
+
+    Values are never echoed in errors. A secret value may hold line breaks (it is a file in
+    the container), never a NUL.
+    """
+    if given is None:
+        return {}
+    if not isinstance(given, dict):
+        raise TerokError("%s must be a mapping of variable names to values" % option, option=option)
+    variables = {}
+    for key, value in given.items():
+        if not _ENV_NAME.fullmatch(str(key)):
+            raise TerokError("%s key %r is not a valid variable name" % (option, key), option=option)
+        if key in RESERVED_ENV or key == SECRET_ENV_VAR:
+            raise TerokError("%s key %s is set by the module; use its own option instead" % (option, key), option=option)
+        if value is None:
+            continue
+        text = env_text(value, "%s key %s" % (option, key), option)
+        if "\x00" in text or (not secret and ("\n" in text or "\r" in text)):
+            raise TerokError(
+                "%s value of %s must not contain NUL%s" % (option, key, "" if secret else " or line breaks"), option=option
+            )
+        variables[str(key)] = text
+    return variables
+
+
+def command_argv(command: Any, option: str) -> Optional[List[str]]:
+    """The container command as argv: a list as it is, a string split as a POSIX shell splits words."""
+    if command is None:
+        return None
+    if isinstance(command, str):
+        try:
+            argv = shlex.split(command)
+        except ValueError as exc:
+            raise TerokError("%s %r cannot be split into words: %s" % (option, command, exc), option=option)
+    elif isinstance(command, (list, tuple)):
+        argv = []
+        for word in command:
+            if not isinstance(word, (str, int, float)) or isinstance(word, bool):
+                raise TerokError("%s items must be strings, got %r" % (option, word), option=option)
+            argv.append(str(word))
+    else:
+        raise TerokError("%s must be a list of words or a string, got %r" % (option, command), option=option)
+    if not argv:
+        raise TerokError("%s must not be empty" % option, option=option)
+    if any("\x00" in word for word in argv):
+        raise TerokError("%s must not contain a NUL character" % option, option=option)
+    return argv
+
+
 class ContainerSpec:
     """The requested container of a task, validated; ``digest`` identifies it."""
 
@@ -68,6 +143,7 @@ class ContainerSpec:
         env: Optional[Mapping[str, str]] = None,
         volumes: Optional[Sequence[str]] = None,
         init_env: Optional[Mapping[str, str]] = None,
+        secret_env: Optional[Mapping[str, str]] = None,
     ) -> None:
         self.image = image
         self.command = list(command) if command else list(DEFAULT_COMMAND)
@@ -75,6 +151,7 @@ class ContainerSpec:
         self.env = dict(env or {})
         self.init_env = dict(init_env or {})
         self.volumes = list(volumes or [])
+        self.secret_env = dict(secret_env or {})
 
     @classmethod
     def from_params(cls, params: Mapping[str, Any], prefix: str = "") -> "ContainerSpec":
@@ -103,28 +180,24 @@ class ContainerSpec:
             value = params.get(option)
             if value is not None and value != "":
                 init_env[var] = _check_text(str(value), opt(option))
-        env = {}
-        for key, value in (params.get("env") or {}).items():
-            if not _ENV_NAME.fullmatch(str(key)):
-                raise TerokError("%s key %r is not a valid variable name" % (opt("env"), key), option=opt("env"))
-            if key in RESERVED_ENV:
-                raise TerokError(
-                    "%s key %s is set by the module; use its own option instead" % (opt("env"), key), option=opt("env")
-                )
-            if value is None:
-                continue
-            # the value is never echoed: it may be a secret
-            if "\n" in str(value) or "\r" in str(value) or "\x00" in str(value):
-                raise TerokError("%s value of %s must not contain NUL or line breaks" % (opt("env"), key), opt("env"))
-            env[str(key)] = str(value)
+        env = _variables(params.get("env"), opt("env"), secret=False)
+        secret_env = _variables(params.get("secret_env"), opt("secret_env"), secret=True)
+        clash = sorted(set(env) & set(secret_env))
+        if clash:
+            raise TerokError(
+                "%s and %s both set %s; set each variable once" % (opt("env"), opt("secret_env"), ", ".join(clash)),
+                option=opt("secret_env"),
+            )
         volumes = [_check_volume(entry, opt("volumes")) for entry in params.get("volumes") or []]
-        command = params.get("command")
-        if command is not None and not command:
-            raise TerokError("%s must not be an empty list" % opt("command"), option=opt("command"))
-        return cls(image, command, init_script, env, volumes, init_env)
+        command = command_argv(params.get("command"), opt("command"))
+        return cls(image, command, init_script, env, volumes, init_env, secret_env)
 
-    def digest(self) -> str:
-        """A hash of everything that shapes the container, secrets included (only hashed)."""
+    def digest(self, secrets_key: Callable[[], bytes]) -> str:
+        """A hash of everything that shapes the container.
+
+        Secrets count through their HMAC under the host's key (``secrets_key``, asked only
+        when there are secrets), so the hash reveals nothing a guess could be checked against.
+        """
         data = {
             "image": self.image,
             "command": self.command,
@@ -133,6 +206,8 @@ class ContainerSpec:
             "init_env": sorted(self.init_env.items()),
             "volumes": self.volumes,
         }
+        if self.secret_env:
+            data["secrets"] = secrets_digest(secrets_key(), self.secret_env)
         return hashlib.sha256(json.dumps(data, sort_keys=True).encode("utf-8")).hexdigest()[:32]
 
     def environment(self, project: str, task_id: str) -> Dict[str, str]:
@@ -140,6 +215,8 @@ class ContainerSpec:
         env = {"REPO_ROOT": CONTAINER_WORKSPACE, "TASK_ID": task_id, "PROJECT_NAME": project}
         env.update(self.init_env)
         env.update(self.env)
+        if self.secret_env:  # names only: the values come from /run/secrets
+            env[SECRET_ENV_VAR] = " ".join(sorted(self.secret_env))
         return env
 
     def run_request(
@@ -150,6 +227,7 @@ class ContainerSpec:
         mode: str,
         workspace: str,
         dossier_path: str,
+        secrets_key: Callable[[], bytes],
     ) -> RunRequest:
         """The ``podman run`` request that creates and starts the task's container (detached).
 
@@ -160,8 +238,10 @@ class ContainerSpec:
             (LABEL_PREFIX + "project", project),
             (LABEL_PREFIX + "task", task_id),
             (LABEL_PREFIX + "mode", mode),
-            (SPEC_LABEL, self.digest()),
+            (SPEC_LABEL, self.digest(secrets_key)),
         ]
+        if self.secret_env:
+            labels.append((SECRETS_LABEL, ",".join(sorted(self.secret_env))))
         volumes: List[str] = ["%s:%s:Z" % (workspace, CONTAINER_WORKSPACE)]
         if self.init_script:
             volumes.append("%s:%s:ro" % (self.init_script, IMAGE_INIT_SCRIPT))
@@ -176,4 +256,5 @@ class ContainerSpec:
             volumes=volumes,
             workdir=CONTAINER_WORKSPACE,
             env=self.environment(project, task_id),
+            secrets=[(secret_name(name, var), var) for var in sorted(self.secret_env)],
         )

@@ -103,7 +103,7 @@ def plan_running(context: RunContext, task: Task, spec: Spec) -> Tuple[str, str,
     """
     name = container_name(task.project, start_mode(task, spec), task.task_id)
     current = context.containers(required=True).get(name)
-    digest = spec.container.digest()
+    digest = spec.container.digest(context.secrets_key)
     if current is None:
         return "create", name, None
     differs = current.labels.get(SPEC_LABEL) != digest
@@ -156,10 +156,12 @@ def ensure_present(session: TaskSession, spec: Spec, task: Optional[Task]) -> Ta
 
 def _start(session: TaskSession, task: Task, spec: Spec, action: str, name: str) -> Tuple[Task, str]:
     """Carry out ``action`` of plan_running; return the task and the time the start began."""
-    # a (re)start begins a new run: mode set once, readiness and exit code of the last run dropped
+    # a (re)start begins a new run: mode set once, readiness, exit code and stop of the last run dropped
     before = task
     mode = start_mode(task, spec)
-    task = session.update_meta(task, {"mode": mode}, drop=("ready_at", "exit_code"))
+    mark = session.context.changes
+    task = session.update_meta(task, {"mode": mode}, drop=("ready_at", "exit_code", "stopped_at"))
+    mark_started = session.context.changes
     since = "%.6f" % session.context.now().timestamp()  # for `podman logs --since`
     try:
         if action == "recreate":
@@ -174,13 +176,16 @@ def _start(session: TaskSession, task: Task, spec: Spec, action: str, name: str)
             session.unpause_container(task, name)
     except TerokError:
         # the podman action failed: the last run's readiness and exit code still hold
-        session.set_meta(task, before.meta)
+        session.restore_meta(task, before, mark if session.context.changes == mark_started else None)
         raise
     return task, since
 
 
-def ensure_running(session: TaskSession, spec: Spec, task: Optional[Task]) -> Task:
-    """The task's container runs; readiness and exit are waited for as ``spec`` asks."""
+def ensure_running(session: TaskSession, spec: Spec, task: Optional[Task]) -> Union[Task, "Gone"]:
+    """The task's container runs; readiness and exit are waited for as ``spec`` asks.
+
+    The waits run with the project lock released; what they saw is recorded under the lock.
+    """
     task = ensure_present(session, spec, task)
     action, name, warning = plan_running(session.context, task, spec)
     if warning:
@@ -191,10 +196,18 @@ def ensure_running(session: TaskSession, spec: Spec, task: Optional[Task]) -> Ta
     since = None
     if action != "none":
         task, since = _start(session, task, spec, action, name)
-    if needs_ready:
-        task = session.wait_ready(task, name, spec.ready_timeout, since)
-    if spec.wait:
-        task = session.wait_exit(task, name, spec.wait_timeout)
+    # readiness is recorded before the exit is waited for: the task shows as running meanwhile
+    for ready_timeout, exit_timeout in ((spec.ready_timeout, None), (None, spec.wait_timeout)):
+        if (ready_timeout is not None and not needs_ready) or (exit_timeout is not None and not spec.wait):
+            continue
+        with session.unlocked():
+            seen = session.await_container(name, since, ready_timeout, exit_timeout)
+        fresh, recorded = session.record_wait(task, name, seen)
+        if fresh is None:
+            return Gone(task.project, task.task_id, task.name, None)
+        if not recorded:
+            return fresh  # another run changed the task meanwhile: nothing more to wait for
+        task = fresh
     return task
 
 
@@ -207,6 +220,8 @@ def ensure_stopped(session: TaskSession, spec: Spec, task: Optional[Task]) -> Ta
     for name in names:
         session.stop_container(task, name, spec.stop_timeout)
     session.capture_logs(task, names)
+    if names:  # recorded, so that a run waiting for this container sees that it was stopped
+        task = session.update_meta(task, {"stopped_at": session.context.now().isoformat()})
     return task
 
 
@@ -268,7 +283,7 @@ def _spec_digest(session: TaskSession, task: Optional[Task], spec: Spec) -> Opti
     if task is None:
         return None
     if task.task_id is None:  # check mode: a new task's container would be made from these options
-        return spec.container.digest()
+        return spec.container.digest(session.context.secrets_key)
     container = session.context.containers().get(container_name(task.project, start_mode(task, spec), task.task_id))
     return container.labels.get(SPEC_LABEL) if container else None
 

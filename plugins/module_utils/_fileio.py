@@ -54,7 +54,7 @@ def make_dirs(path: str, mode: int = 0o755) -> None:
             break
         current = parent
     if os.path.lexists(current) and not os.path.isdir(current):
-        raise TerokError("%s exists and is not a directory" % current)
+        raise TerokError("%s exists and is not a directory" % current, path=current)
     for directory in reversed(missing):
         try:
             os.mkdir(directory, mode)
@@ -63,7 +63,7 @@ def make_dirs(path: str, mode: int = 0o755) -> None:
         else:
             os.chmod(directory, mode)
     if os.path.islink(path):
-        raise TerokError("%s is a symbolic link; refusing to use it" % path)
+        raise TerokError("%s is a symbolic link; refusing to use it" % path, path=path)
 
 
 def remove_tree(path: str) -> None:

@@ -62,7 +62,7 @@ class ProjectLock:
             except OSError as exc:
                 if exc.errno not in (errno.EAGAIN, errno.EACCES):
                     os.close(fd)
-                    raise TerokError("cannot lock %s: %s" % (self.path, exc.strerror or exc))
+                    raise TerokError("cannot lock %s: %s" % (self.path, exc.strerror or exc), path=self.path)
             if time.monotonic() >= deadline:
                 os.close(fd)
                 raise TerokError(

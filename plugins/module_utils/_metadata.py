@@ -62,16 +62,16 @@ def read_regular(path: str) -> Optional[bytes]:
         return None
     except OSError as exc:
         if exc.errno == errno.ELOOP:
-            raise TerokError("%s is a symbolic link; refusing to read through it" % path)
-        raise TerokError("cannot read %s: %s" % (path, exc.strerror or exc))
+            raise TerokError("%s is a symbolic link; refusing to read through it" % path, path=path)
+        raise TerokError("cannot read %s: %s" % (path, exc.strerror or exc), path=path)
     try:
         if not stat.S_ISREG(os.fstat(fd).st_mode):
-            raise TerokError("%s is not a regular file" % path)
+            raise TerokError("%s is not a regular file" % path, path=path)
         with os.fdopen(fd, "rb") as handle:
             fd = None
             data = handle.read(MAX_BYTES + 1)
     except OSError as exc:
-        raise TerokError("cannot read %s: %s" % (path, exc.strerror or exc))
+        raise TerokError("cannot read %s: %s" % (path, exc.strerror or exc), path=path)
     finally:
         if fd is not None:
             os.close(fd)
@@ -84,7 +84,7 @@ def _read(path: str) -> Optional[bytes]:
     if data is None:
         return None
     if len(data) > MAX_BYTES:
-        raise TerokError("%s is larger than %d bytes; not a terok metadata file" % (path, MAX_BYTES))
+        raise TerokError("%s is larger than %d bytes; not a terok metadata file" % (path, MAX_BYTES), path=path)
     return data
 
 
@@ -97,9 +97,9 @@ def read_dossier(path: str) -> Optional[Dict[str, Any]]:
         text = data.decode("utf-8")
         value = json.loads(text) if text.strip() else {}  # terok reads an empty dossier as {}
     except ValueError as exc:
-        raise TerokError("%s is not valid JSON: %s" % (path, exc))
+        raise TerokError("%s is not valid JSON: %s" % (path, exc), path=path)
     if not isinstance(value, dict):
-        raise TerokError("%s does not hold a JSON object" % path)
+        raise TerokError("%s does not hold a JSON object" % path, path=path)
     return value
 
 
@@ -115,11 +115,11 @@ def read_meta(path: str, untrusted: bool = False) -> Optional[Dict[str, Any]]:
     try:
         value = load_yaml(data, untrusted)
     except yaml.YAMLError as exc:
-        raise TerokError("%s is not valid YAML: %s" % (path, str(exc).replace("\n", " ")))
+        raise TerokError("%s is not valid YAML: %s" % (path, str(exc).replace("\n", " ")), path=path)
     if value is None:
         return {}
     if not isinstance(value, dict):
-        raise TerokError("%s does not hold a YAML mapping" % path)
+        raise TerokError("%s does not hold a YAML mapping" % path, path=path)
     return value
 
 

@@ -12,7 +12,7 @@ OSError that reaches a module is returned with ``msg``, and ``option`` / ``path`
 
 from __future__ import annotations
 
-from typing import Any, Callable, Dict, List
+from typing import Any, Callable, Dict, List, Optional
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
@@ -49,15 +49,16 @@ def task_argument_spec(items: bool = False) -> Dict[str, Dict[str, Any]]:
         "archive": {"type": "bool", "default": True},
         "mode": {"type": "str", "choices": list(MODES)},
         "image": {"type": "str"},
-        "command": {"type": "list", "elements": "str"},
+        "command": {"type": "raw"},
         "init_script": {"type": "path"},
         "code_repo": {"type": "str"},
         "git_branch": {"type": "str"},
         "clone_from": {"type": "str"},
         "git_reset_mode": {"type": "str", "choices": list(RESET_MODES)},
         "external_remote_url": {"type": "str"},
-        "ssh_key_name": {"type": "str", "no_log": True},
-        "env": {"type": "dict", "no_log": True},
+        "ssh_key_name": {"type": "str", "no_log": False},
+        "env": {"type": "dict"},
+        "secret_env": {"type": "dict", "no_log": True},
         "volumes": {"type": "list", "elements": "str"},
         "recreate": {"type": "bool", "default": False},
         "wait_ready": {"type": "bool", "default": True},
@@ -79,8 +80,8 @@ class ModuleRunner(CommandRunner):
     def __init__(self, module: AnsibleModule) -> None:
         self.module = module
 
-    def run(self, argv: List[str]) -> Result:
-        return self.module.run_command(argv, encoding="utf-8", errors="surrogateescape")
+    def run(self, argv: List[str], data: Optional[str] = None) -> Result:
+        return self.module.run_command(argv, data=data, binary_data=True, encoding="utf-8", errors="surrogateescape")
 
 
 def make_context(module: AnsibleModule) -> RunContext:

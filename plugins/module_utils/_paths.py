@@ -60,7 +60,7 @@ def _config_paths(environ: Mapping[str, str], load_yaml: Callable, warnings: Lis
             with open(layer, "rb") as handle:
                 data = load_yaml(handle.read())
         except Exception as exc:  # a broken config is the user's to fix; say which file
-            raise TerokError("cannot read terok config file %s: %s" % (layer, exc))
+            raise TerokError("cannot read terok config file %s: %s" % (layer, exc), path=layer)
         if data is not None and not isinstance(data, dict):
             warnings.append("terok config file %s does not hold a YAML mapping; it is ignored, as terok ignores it" % layer)
             continue
@@ -162,7 +162,7 @@ class Layout:
         except (FileNotFoundError, NotADirectoryError):
             return path
         if stat.S_ISLNK(mode):
-            raise TerokError("%s is a symbolic link; refusing to follow it out of the state root" % path)
+            raise TerokError("%s is a symbolic link; refusing to follow it out of the state root" % path, path=path)
         if stat.S_ISDIR(mode):
             self._safe.add(path)
         return path

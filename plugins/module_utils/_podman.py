@@ -74,6 +74,7 @@ class RunRequest:
         volumes: Sequence[str],
         workdir: str,
         env: Mapping[str, str],
+        secrets: Sequence[Tuple[str, str]] = (),
     ) -> None:
         self.name = name
         self.image = image
@@ -84,6 +85,7 @@ class RunRequest:
         self.volumes = list(volumes)
         self.workdir = workdir
         self.env = dict(env)
+        self.secrets = list(secrets)  # (podman secret name, file name under /run/secrets)
 
     def argv(self, env_file: str) -> List[str]:
         """The arguments after ``podman``: a detached, interactive run with tini (``--init``).
@@ -97,6 +99,8 @@ class RunRequest:
             args += ["--annotation", "%s=%s" % (key, value)]
         for volume in self.volumes:
             args += ["--volume", volume]
+        for secret, target in self.secrets:
+            args += ["--secret", "%s,type=mount,target=%s" % (secret, target)]
         args += ["--workdir", self.workdir, "--env-file", env_file]
         args += ["--entrypoint", json.dumps(self.entrypoint), self.image]
         return args + self.command
@@ -105,9 +109,15 @@ class RunRequest:
 class CommandRunner:
     """Runs the podman processes: ``run`` for a call that ends, ``spawn`` for one that streams."""
 
-    def run(self, argv: List[str]) -> Result:
-        """Run ``argv`` without a shell; return (rc, stdout, stderr) as text."""
-        proc = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, check=False)
+    def run(self, argv: List[str], data: Optional[str] = None) -> Result:
+        """Run ``argv`` without a shell, ``data`` on its standard input; return (rc, stdout, stderr) as text."""
+        proc = subprocess.run(
+            argv,
+            input=None if data is None else data.encode("utf-8", "surrogateescape"),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            check=False,
+        )
         return (
             proc.returncode,
             proc.stdout.decode("utf-8", "surrogateescape"),
@@ -172,11 +182,13 @@ class Podman:
             self._path = found
         return self._path
 
-    def _command(self, *args: str) -> Result:
-        """Run ``podman args…``; return (rc, stdout, stderr)."""
+    def _command(self, *args: str, data: Optional[str] = None) -> Result:
+        """Run ``podman args…`` (``data`` on its standard input); return (rc, stdout, stderr)."""
         argv = [self.path()] + list(args)
         self.calls += 1
-        return self.runner.run(argv)
+        if data is None:
+            return self.runner.run(argv)
+        return self.runner.run(argv, data=data)
 
     def _checked(self, *args: str) -> str:
         """Run ``podman args…`` and return stdout; raise PodmanError naming the call on failure."""
@@ -241,6 +253,25 @@ class Podman:
                 option="image",
             )
         raise PodmanError("podman run of image %s for container %s failed (rc=%s): %s" % (request.image, request.name, rc, detail[-2000:]))
+
+    def create_secret(self, name: str, value: str) -> None:
+        """``podman secret create NAME -`` with the value on standard input, never on a command line.
+
+        A secret of that name left by an earlier container is replaced.
+        """
+        self.remove_secrets([name])
+        rc, out, err = self._command("secret", "create", name, "-", data=value)
+        if rc != 0:
+            raise PodmanError("podman secret create %s failed (rc=%s): %s" % (name, rc, _detail(out, err)))
+
+    def remove_secrets(self, names: Sequence[str]) -> None:
+        """``podman secret rm`` by name; secrets that are not there are not an error."""
+        if not names:
+            return
+        rc, out, err = self._command("secret", "rm", *names)
+        detail = _detail(out, err)
+        if rc != 0 and any("no such secret" not in line for line in detail.splitlines() if line.startswith("Error")):
+            raise PodmanError("podman secret rm failed (rc=%s): %s" % (rc, detail))
 
     def image_exists(self, image: str) -> Optional[bool]:
         """Whether ``podman image exists`` finds ``image``; None when podman could not tell."""

@@ -13,6 +13,7 @@ from typing import Dict, List, Optional
 
 from ansible_collections.terok.lifecycle.plugins.module_utils._paths import Layout
 from ansible_collections.terok.lifecycle.plugins.module_utils._podman import Container, Podman, PodmanError
+from ansible_collections.terok.lifecycle.plugins.module_utils._secrets import load_key
 
 UNKNOWN_STATES = "container states are unknown"
 
@@ -34,6 +35,7 @@ class RunContext:
         self.changes = 0
         self._containers: Optional[Dict[str, Container]] = None
         self.listing_ok = False
+        self._secrets_key: Optional[bytes] = None
 
     @property
     def changed(self) -> bool:
@@ -76,6 +78,12 @@ class RunContext:
         else:
             old = containers.get(name)
             containers[name] = Container(name, state, exit_code, labels if labels is not None else (old.labels if old else {}))
+
+    def secrets_key(self) -> bytes:
+        """The host's key for hashing secrets, read once (drawn and kept when missing, outside check mode)."""
+        if self._secrets_key is None:
+            self._secrets_key = load_key(self.layout.root, create=not self.check_mode)
+        return self._secrets_key
 
     def now(self) -> datetime.datetime:
         """The current time in UTC."""

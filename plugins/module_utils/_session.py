@@ -18,7 +18,7 @@ these primitives only, so check mode predicts with the very code that acts.
 from __future__ import annotations
 
 import contextlib
-from typing import Iterator, Optional, Sequence
+from typing import Iterator, List, Optional, Sequence, Tuple
 
 from ansible_collections.terok.lifecycle.plugins.module_utils import _archive
 from ansible_collections.terok.lifecycle.plugins.module_utils._container_spec import READY_LINE, SPEC_LABEL, ContainerSpec
@@ -29,6 +29,7 @@ from ansible_collections.terok.lifecycle.plugins.module_utils._podman import Pod
 from ansible_collections.terok.lifecycle.plugins.module_utils._project_tasks import ProjectTasks, Task, new_task_meta
 from ansible_collections.terok.lifecycle.plugins.module_utils._results import task_result
 from ansible_collections.terok.lifecycle.plugins.module_utils._run_context import RunContext
+from ansible_collections.terok.lifecycle.plugins.module_utils._secrets import SECRETS_LABEL, secret_name
 
 
 @contextlib.contextmanager
@@ -42,18 +43,33 @@ def open_session(context: RunContext, project: str, may_create: bool) -> Iterato
         context.layout.meta_dir(project), context.lock_timeout, create=not context.check_mode, create_dir=may_create
     )
     with lock:
-        session = TaskSession(context, ProjectTasks(context.layout, project).load())
+        session = TaskSession(context, ProjectTasks(context.layout, project).load(), lock)
         session.sweep_incomplete()
         yield session
+
+
+class WaitOutcome:
+    """What waiting for a container saw: the ready line and when, the exit code, or podman's error."""
+
+    def __init__(self, ready_timeout: Optional[int], exit_timeout: Optional[int]) -> None:
+        self.ready_timeout = ready_timeout  # None: readiness was not waited for
+        self.exit_timeout = exit_timeout  # None: the exit was not waited for
+        self.ready: Optional[str] = None  # found, exited or timeout
+        self.ready_at: Optional[str] = None
+        self.tail: List[str] = []
+        self.exited = False
+        self.exit_code: Optional[int] = None  # None with exited: check mode cannot know it
+        self.error: Optional[TerokError] = None
 
 
 class TaskSession:
     """The locked, loaded tasks of one project within a run, and what can be done to them."""
 
-    def __init__(self, context: RunContext, tasks: ProjectTasks) -> None:
+    def __init__(self, context: RunContext, tasks: ProjectTasks, lock: Optional[ProjectLock] = None) -> None:
         self.context = context
         self.tasks = tasks
         self.project = tasks.project
+        self.lock = lock
 
     @contextlib.contextmanager
     def _writing(self) -> Iterator[bool]:
@@ -96,6 +112,17 @@ class TaskSession:
             if real:
                 self.tasks.write_meta(task, meta)
         return self.tasks.add(task.with_meta(meta))
+
+    def restore_meta(self, task: Task, before: Task, unchanged_since: Optional[int]) -> Task:
+        """Put back ``before``'s metadata after a failed action.
+
+        ``unchanged_since``: the change count before the metadata was last written, when nothing
+        else happened since; the run then reports no change, since nothing remains changed.
+        """
+        task = self.set_meta(task, before.meta)
+        if unchanged_since is not None:
+            self.context.changes = unchanged_since
+        return task
 
     def update_meta(self, task: Task, changes: Optional[dict] = None, drop: Sequence[str] = ()) -> Task:
         """Set ``changes`` and remove the ``drop`` keys in the task's ``_meta.yml``; keep the rest."""
@@ -160,21 +187,31 @@ class TaskSession:
             self.context.note_container(name, state, labels, exit_code)
 
     def create_container(self, task: Task, spec: ContainerSpec, name: str, mode: str) -> None:
-        """``podman run`` the task's container from ``spec``."""
+        """``podman run`` the task's container from ``spec``, its secrets first made podman secrets."""
+        secrets_key = self.context.secrets_key
         with self._writing() as real:
             if real:
-                layout = self.context.layout
-                self.context.podman.run_container(
-                    spec.run_request(
-                        name,
-                        task.project,
-                        task.task_id,
-                        mode,
-                        layout.workspace(task.project, task.task_id),
-                        layout.dossier_path(task.project, task.task_id),
-                    )
+                layout, podman = self.context.layout, self.context.podman
+                request = spec.run_request(
+                    name,
+                    task.project,
+                    task.task_id,
+                    mode,
+                    layout.workspace(task.project, task.task_id),
+                    layout.dossier_path(task.project, task.task_id),
+                    secrets_key,
                 )
-        self._note(task, name, "running", {SPEC_LABEL: spec.digest()})
+                try:
+                    for (secret, _target), variable in zip(request.secrets, sorted(spec.secret_env)):
+                        podman.create_secret(secret, spec.secret_env[variable])
+                    podman.run_container(request)
+                except TerokError:
+                    podman.remove_secrets([secret for secret, _target in request.secrets])
+                    raise
+        labels = {SPEC_LABEL: spec.digest(secrets_key)}
+        if spec.secret_env:
+            labels[SECRETS_LABEL] = ",".join(sorted(spec.secret_env))
+        self._note(task, name, "running", labels)
 
     def start_container(self, task: Task, name: str) -> None:
         """Start a stopped container again (its workspace keeps the local work)."""
@@ -198,12 +235,22 @@ class TaskSession:
         self._note(task, name, "exited")
 
     def remove_containers(self, task: Task, names: Sequence[str]) -> None:
-        """Force-remove containers of the task; raise PodmanError when podman fails."""
+        """Force-remove containers of the task, and the podman secrets they were given.
+
+        Raise PodmanError when podman fails.
+        """
         if not names:
             return
+        listing = self.context.containers()
+        secrets = [
+            secret_name(name, variable)
+            for name in names if name in listing
+            for variable in filter(None, listing[name].labels.get(SECRETS_LABEL, "").split(","))
+        ]
         with self._writing() as real:
             if real:
                 self.context.podman.remove(names)
+                self.context.podman.remove_secrets(secrets)
         for name in names:
             self._note(task, name, None)
 
@@ -227,49 +274,94 @@ class TaskSession:
             except (OSError, TerokError) as exc:
                 self.context.warn("could not save the logs of task %s: %s" % (task.task_id, exc))
 
-    def wait_ready(self, task: Task, name: str, timeout: int, since: Optional[str]) -> Task:
-        """Follow the log until the init script's last line, then record ``ready_at``.
+    # Waiting ---------------------------------------------------------------------------------
+    @contextlib.contextmanager
+    def unlocked(self) -> Iterator[None]:
+        """Let other runs at the project while this one waits: the lock covers decisions and
+        writes, never a wait. Afterwards the lock is taken again and the tasks are read afresh.
 
-        Check mode predicts that the line comes.
+        Check mode waits for nothing, so it keeps the lock and its predicted model.
         """
-        with self._writing() as real:
-            if real:
-                self._follow_to_ready(task, name, timeout, since)
-        return self.update_meta(task, {"ready_at": self.context.now().isoformat()})
+        if self.context.check_mode or self.lock is None:
+            yield
+            return
+        self.lock.release()
+        try:
+            yield
+        finally:
+            self.lock.acquire()
+            self.tasks.load()
 
-    def _follow_to_ready(self, task: Task, name: str, timeout: int, since: Optional[str]) -> None:
-        """Follow the log until the ready line; raise when the container exits first or time runs out."""
-        outcome, tail = self.context.podman.follow_logs(name, READY_LINE, timeout, since=since)
-        last = "\n".join(tail[-20:]) or "(no output)"
-        if outcome == "exited":
-            self.capture_logs(task, [name])
-            self._note(task, name, "exited")
+    def await_container(
+        self, name: str, since: Optional[str], ready_timeout: Optional[int], exit_timeout: Optional[int]
+    ) -> WaitOutcome:
+        """Follow the log to the init script's ready line and/or wait for the exit; write nothing.
+
+        Meant to run ``unlocked``. Check mode predicts that the line comes and the container
+        exits (with a code it cannot know). A podman failure is kept in the outcome.
+        """
+        seen = WaitOutcome(ready_timeout, exit_timeout)
+        with self._writing() as real:
+            if not real:
+                seen.ready = "found" if ready_timeout is not None else None
+                seen.ready_at = self.context.now().isoformat()
+                seen.exited = exit_timeout is not None
+                return seen
+            try:
+                if ready_timeout is not None:
+                    seen.ready, seen.tail = self.context.podman.follow_logs(name, READY_LINE, ready_timeout, since=since)
+                    seen.ready_at = self.context.now().isoformat()
+                if exit_timeout is not None and seen.ready in (None, "found"):
+                    seen.exit_code = self.context.podman.wait(name, exit_timeout)
+                    seen.exited = seen.exit_code is not None
+            except TerokError as exc:
+                seen.error = exc
+        return seen
+
+    def record_wait(self, task: Task, name: str, seen: WaitOutcome) -> Tuple[Optional[Task], bool]:
+        """Record what a wait saw (``ready_at``, the exit code, the log) against a fresh read.
+
+        Returns (task, recorded). When another run changed the task meanwhile (stopped,
+        restarted, renamed, archived it), nothing is written and a warning says so: the fresh
+        task comes back (None: it is gone) with ``recorded`` false. A failed wait raises.
+        """
+        fresh = task if self.context.check_mode else self.tasks.tasks.get(task.task_id)
+        if seen.exited:  # the container's state is a fact whatever the metadata now says
+            self._note(task, name, "exited", exit_code=seen.exit_code)
+        if fresh is None or fresh.error or fresh.meta != task.meta or fresh.name != task.name:
+            self.context.warn(
+                "task %s of project %s was changed by another run while container %s was waited for (stopped, "
+                "restarted, renamed or removed); what the wait saw is not recorded" % (task.task_id, task.project, name)
+            )
+            return fresh, False
+        if seen.error is not None:
+            raise seen.error
+        last = "\n".join(seen.tail[-20:]) or "(no output)"
+        if seen.ready == "exited":
+            self.capture_logs(fresh, [name])
+            self._note(fresh, name, "exited")
             raise TerokError(
                 "container %s exited before it was ready (no %r line). Last log lines:\n%s" % (name, READY_LINE, last)
             )
-        if outcome != "found":
+        if seen.ready == "timeout":
             raise TerokError(
                 "container %s was not ready within ready_timeout=%ss (no %r line yet); it is left running. "
-                "Last log lines:\n%s" % (name, timeout, READY_LINE, last),
+                "Last log lines:\n%s" % (name, seen.ready_timeout, READY_LINE, last),
                 option="ready_timeout",
             )
-
-    def wait_exit(self, task: Task, name: str, timeout: int) -> Task:
-        """Wait for the container to exit; record its exit code and capture its log.
-
-        Check mode predicts an exit whose code it cannot know.
-        """
-        with self._writing() as real:
-            if not real:
-                self._note(task, name, "exited")
-                return task
-            exit_code = self.context.podman.wait(name, timeout)
-            if exit_code is None:
-                raise TerokError(
-                    "container %s did not exit within wait_timeout=%ss; it is left running and no exit code "
-                    "was recorded" % (name, timeout),
-                    option="wait_timeout",
-                )
-        self._note(task, name, "exited", exit_code=exit_code)
-        self.capture_logs(task, [name])
-        return self.update_meta(task, {"exit_code": exit_code})
+        if seen.ready == "found":
+            fresh = self.update_meta(fresh, {"ready_at": seen.ready_at})
+        if seen.exit_timeout is None:
+            return fresh, True
+        if not seen.exited:
+            raise TerokError(
+                "container %s did not exit within wait_timeout=%ss; it is left running and no exit code "
+                "was recorded" % (name, seen.exit_timeout),
+                option="wait_timeout",
+            )
+        with self._writing():
+            pass  # the exit waited for is a change of the container's state
+        self.capture_logs(fresh, [name])
+        if seen.exit_code is None:
+            return fresh, True
+        return self.update_meta(fresh, {"exit_code": seen.exit_code}), True

@@ -85,8 +85,9 @@ options:
       - The command the init script hands over to once the workspace is ready.
       - By default C(/bin/bash) with its standard input held open, which keeps the container up so that
         RV(task.login_command) opens a shell in it.
-    type: list
-    elements: str
+      - A list is the argv as it is. A string is split into words as a POSIX shell splits them (quotes
+        group words, no variable or glob expansion), so V(echo "hello world") runs C(echo) with one argument.
+    type: raw
   init_script:
     description:
       - A path on the target of the init script, bind-mounted read-only over C(/usr/local/bin/init-ssh-and-repo.sh)
@@ -118,14 +119,33 @@ options:
   ssh_key_name:
     description:
       - The name of an SSH key in the container user's C(~/.ssh) whose permissions the init script fixes (C(SSH_KEY_NAME)).
-      - Treated as sensitive, it is never logged nor returned; Ansible then also hides any output text that
-        contains it, so pick a key name that is not also a project or task name.
+      - A file name, not a secret: it is shown in results and logs like the other options.
     type: str
   env:
     description:
-      - More environment variables for the container. Values are never logged nor returned.
+      - More environment variables for the container, plain settings shown in results, diffs and logs, as
+        C(env) is in containers.podman and community.docker. Put secrets in O(secret_env) instead.
+      - A value is a string, a number or a boolean (passed as V(true) or V(false), as YAML writes them);
+        a list or a mapping is refused, naming its key.
       - The variables the module sets itself (C(REPO_ROOT), C(TASK_ID), C(PROJECT_NAME) and those of the
         options above) cannot be given here.
+    type: dict
+  secret_env:
+    description:
+      - Environment variables whose values are secrets, such as API keys. They are in no result, no log
+        (Ansible's C(no_log)), no podman command line, no file the module leaves behind, and not in
+        C(podman inspect): each value becomes a podman secret (C(podman secret create) reading it from
+        standard input), mounted at C(/run/secrets/<NAME>) in the container, and the init script exports it
+        to the container command (variable C(TEROK_SECRET_ENV) lists the names). The secrets are removed with
+        the container.
+      - The image's init script must support this (the collection's C(files/init-ssh-and-repo.sh) does); a
+        value ends without trailing newlines, as shell command substitution leaves it.
+      - The container options hash covers the values through an HMAC-SHA256 under a per-host key
+        (C(<root>/.terok-lifecycle-secrets.key), mode 0600, drawn on first use), so the hash, a container
+        label, does not let anyone check guesses of a secret.
+      - Ansible hides every occurrence of a C(no_log) value in the whole result, so a short secret such as
+        V(1) would also hide that text elsewhere; give real secrets only.
+      - The same rules for names apply as for O(env); a variable may not be in both.
     type: dict
   volumes:
     description:
@@ -214,6 +234,8 @@ EXAMPLES = r"""
     code_repo: https://git.example.org/demo/app.git
     git_branch: main
     env:
+      LOG_LEVEL: debug
+    secret_env:
       ANTHROPIC_API_KEY: "{{ vault_anthropic_api_key }}"
   register: running
 

@@ -56,9 +56,8 @@ options:
         description: The container image for V(running); defaults to the top-level O(image).
         type: str
       command:
-        description: The command the init script hands over to.
-        type: list
-        elements: str
+        description: The command the init script hands over to, a list of words or a string split as a shell splits it.
+        type: raw
       init_script:
         description: A target path of an init script to mount over the image's.
         type: path
@@ -82,7 +81,12 @@ options:
         description: An SSH key name whose permissions the init script fixes (C(SSH_KEY_NAME)).
         type: str
       env:
-        description: More environment variables for the container; never logged nor returned.
+        description: More environment variables for the container, plain settings shown in results.
+        type: dict
+      secret_env:
+        description:
+          - Environment variables whose values are secrets, delivered as podman secrets and never shown.
+            See O(terok.lifecycle.terok_task#module:secret_env).
         type: dict
       volumes:
         description: More bind mounts, C(HOST_PATH:CONTAINER_PATH[:OPTIONS]).

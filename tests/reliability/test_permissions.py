@@ -161,11 +161,11 @@ def real_container_run(tmp_path):
     module_tmp = tmp_path / "module-tmp"
     module_tmp.mkdir()
     out = str(tmp_path / "result.json")
-    env = dict(TRICKY_ENV, API_TOKEN=env_secret)
+    env = dict(TRICKY_ENV)
     args = {
         "root": root, "project": "demo", "name": "argv-check", "state": "running", "mode": "run",
         "image": "localhost/terok-task:latest", "wait": True, "wait_timeout": 120, "ready_timeout": 120,
-        "env": env, "ssh_key_name": key_secret,
+        "env": env, "secret_env": {"API_TOKEN": env_secret}, "ssh_key_name": key_secret,
         "command": ["python3", "-c", PRINT_SCRIPT] + TRICKY_ARGS,
         "volumes": ["%s:/mnt/probe dir:ro" % volume_dir],
     }
@@ -193,9 +193,15 @@ def test_secrets_appear_neither_in_results_nor_in_verbose_output(real_container_
     run = real_container_run
     assert run["rc"] == 0, run["output"][-5000:]
     assert run["result"]["task"]["exit_code"] == 0, run["result"]
-    for secret in (run["env_secret"], run["key_secret"]):
-        assert secret not in run["output"], "a secret is in the -vvv output"
-        assert secret not in json.dumps(run["result"]), "a secret is in the module result"
+    secret = run["env_secret"]
+    assert secret not in run["output"], "a secret is in the -vvv output"
+    assert secret not in json.dumps(run["result"]), "a secret is in the module result"
+    # plain settings are shown as they are: env and the ssh key's file name are no secrets
+    assert run["key_secret"] in json.dumps(run["result"]) or run["key_secret"] in run["output"]
+    inspect = subprocess.run(["podman", "inspect", run["result"]["task"]["container_name"]],
+                             env=S.ansible_env({}), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, check=False)
+    assert inspect.returncode == 0 and secret not in inspect.stdout.decode("utf-8", "replace"), \
+        "a secret is in podman inspect"
     # positive control: the secrets did reach the container
     log = S.read_bytes(os.path.join(S.tasks_root(run["root"], "demo"), run["result"]["task"]["task_id"],
                                     "logs", "container.log")).decode("utf-8")
@@ -216,6 +222,8 @@ def test_env_values_volumes_and_command_reach_the_container_verbatim(real_contai
         assert seen["env"].get(key) == value, "env %s reached the container as %r, not %r" % (
             key, seen["env"].get(key), value)
     assert seen["env"]["SSH_KEY_NAME"] == run["key_secret"]
+    assert seen["env"]["API_TOKEN"] == run["env_secret"]  # a secret_env value, exported by the init script
+    assert "TEROK_SECRET_ENV" not in seen["env"]
     assert seen["argv"] == TRICKY_ARGS
     assert seen["probe"] == "probe-content\n"
     assert ".new-task-marker" in seen["workspace"]
@@ -223,17 +231,17 @@ def test_env_values_volumes_and_command_reach_the_container_verbatim(real_contai
     S.count("hostile inputs tried", len(TRICKY_ENV) + len(TRICKY_ARGS) + 2)
 
 
-def test_a_failing_podman_run_does_not_leak_env_values(tmp_path, fake_podman):
-    """podman's error text (here: the env file echoed back) is masked in the failure of both modules."""
+def test_a_failing_podman_run_does_not_leak_secret_values(tmp_path, fake_podman):
+    """A secret is in neither the env file podman gets nor the failure of either module."""
     secret = "s3cr3t-bulk-" + secrets.token_hex(8)
     root = str(tmp_path / "root")
     fake_podman.set(fail={"run": [125, "Error: cannot start"]}, echo_env_on_failure=True)
     one = S.adhoc("terok_task", {"root": root, "executable": fake_podman.path, "project": "demo", "name": "a",
-                                 "state": "running", "image": "img", "env": {"TOKEN": secret},
-                                 "ssh_key_name": secret + "-key"}, verbosity=3)
+                                 "state": "running", "image": "img", "secret_env": {"TOKEN": secret}},
+                 verbosity=3)
     bulk = S.adhoc("terok_tasks", {"root": root, "executable": fake_podman.path, "image": "img",
                                    "tasks": [{"project": "demo", "name": "b", "state": "running",
-                                              "env": {"TOKEN": secret}}]}, verbosity=3)
+                                              "secret_env": {"TOKEN": secret}}]}, verbosity=3)
     for result in (one, bulk):
         assert result.failed and "podman run" in result.result["msg"], result
         assert S.crash_signs(result.result) is None
@@ -242,7 +250,7 @@ def test_a_failing_podman_run_does_not_leak_env_values(tmp_path, fake_podman):
     assert len(runs) == 2 and len(fake_podman.env_files()) == 2
     for argv, info in zip(runs, fake_podman.env_files()):
         assert info["mode"] == 0o600 and info["dir_mode"] == 0o700, info
-        assert "TOKEN=%s\n" % secret in info["text"]
+        assert secret not in info["text"] and "TEROK_SECRET_ENV=TOKEN\n" in info["text"]
         assert secret not in json.dumps(argv), "an env value was put on podman's command line"
         assert not os.path.exists(info["path"]), "the env file was left behind"
 

@@ -21,6 +21,11 @@ from ansible_collections.terok.lifecycle.plugins.module_utils._errors import Ter
 IMAGE = "localhost/terok-agent:latest"
 
 
+def KEY():  # pylint: disable=invalid-name
+    """The host's secrets key, as RunContext.secrets_key gives it."""
+    return b"k" * 32
+
+
 def spec(**params):
     params.setdefault("image", IMAGE)
     return ContainerSpec.from_params(params)
@@ -77,6 +82,12 @@ def test_unset_init_options_are_left_out():
         ({"volumes": ["/h:/workspace/:ro"]}, "volumes"),
         ({"volumes": ["/a:/b:c:d"]}, "volumes"),
         ({"command": []}, "command"),
+        ({"command": ""}, "command"),
+        ({"command": "echo 'unclosed"}, "command"),
+        ({"command": [["nested"]]}, "command"),
+        ({"command": {"a": 1}}, "command"),
+        ({"env": {"LIST": [1, 2]}}, "env"),
+        ({"env": {"MAP": {"a": 1}}}, "env"),
     ],
 )
 def test_bad_container_options_name_the_option(params, option):
@@ -84,6 +95,35 @@ def test_bad_container_options_name_the_option(params, option):
         spec(**params)
     assert err.value.option == option
     assert option in err.value.msg
+
+
+@pytest.mark.parametrize(
+    "value, text",
+    [(True, "true"), (False, "false"), (0, "0"), (1.5, "1.5"), ("True", "True"), ("", "")],
+)
+def test_env_values_reach_the_container_as_yaml_writes_them(value, text):
+    assert spec(env={"V": value}).environment("demo", "k7m2q")["V"] == text
+
+
+def test_a_refused_env_value_names_its_key_not_its_value():
+    with pytest.raises(TerokError) as err:
+        spec(env={"HOSTS": ["s3cret-host", "b"]})
+    assert "HOSTS" in err.value.msg and "list" in err.value.msg
+    assert "s3cret" not in err.value.msg
+
+
+@pytest.mark.parametrize(
+    "command, argv",
+    [
+        ("echo hello world", ["echo", "hello", "world"]),
+        ("sh -c 'exit 3'", ["sh", "-c", "exit 3"]),
+        ('echo "$HOME" *', ["echo", "$HOME", "*"]),  # split only: no expansion
+        (["echo", "hello world"], ["echo", "hello world"]),
+        ([u"sleep", 5], ["sleep", "5"]),
+    ],
+)
+def test_command_as_a_string_is_split_like_a_shell(command, argv):
+    assert spec(command=command).command == argv
 
 
 def test_env_values_are_not_echoed_in_errors():
@@ -101,8 +141,8 @@ def test_prefix_names_list_items():
 def test_digest_identifies_the_spec():
     base = spec(env={"A": "1", "B": "2"}, volumes=["/h:/c:ro"], command=["sleep", "1"])
     same = spec(env={"B": "2", "A": "1"}, volumes=["/h:/c:ro"], command=["sleep", "1"])
-    assert base.digest() == same.digest()
-    assert len(base.digest()) >= 16
+    assert base.digest(KEY) == same.digest(KEY)
+    assert len(base.digest(KEY)) >= 16
     for other in (
         spec(env={"A": "1", "B": "3"}, volumes=["/h:/c:ro"], command=["sleep", "1"]),
         spec(env={"A": "1", "B": "2"}, volumes=["/h:/c"], command=["sleep", "1"]),
@@ -110,18 +150,63 @@ def test_digest_identifies_the_spec():
         spec(image="other:1", env={"A": "1", "B": "2"}, volumes=["/h:/c:ro"], command=["sleep", "1"]),
         spec(git_branch="dev", env={"A": "1", "B": "2"}, volumes=["/h:/c:ro"], command=["sleep", "1"]),
     ):
-        assert other.digest() != base.digest()
+        assert other.digest(KEY) != base.digest(KEY)
 
 
 def test_digest_does_not_reveal_secrets():
-    assert "s3cr3t" not in spec(env={"TOKEN": "s3cr3t"}).digest()
+    assert "s3cr3t" not in spec(env={"TOKEN": "s3cr3t"}).digest(KEY)
+
+
+def test_secrets_count_in_the_digest_through_the_host_key():
+    one = spec(secret_env={"TOKEN": "hunter2"})
+    assert one.digest(KEY) == spec(secret_env={"TOKEN": "hunter2"}).digest(KEY)
+    assert one.digest(KEY) != spec(secret_env={"TOKEN": "hunter3"}).digest(KEY)
+    assert one.digest(KEY) != one.digest(lambda: b"x" * 32)  # another host's key: another hash
+    # what a guesser could compute without the key does not match
+    import hashlib
+    import json
+
+    assert hashlib.sha256(json.dumps({"TOKEN": "hunter2"}).encode()).hexdigest()[:32] != one.digest(KEY)
+
+
+def test_a_spec_without_secrets_never_asks_for_the_key():
+    def no_key():
+        raise AssertionError("the key was read")
+
+    assert spec(env={"A": "b"}).digest(no_key)
+
+
+def test_secrets_go_as_mounted_podman_secrets_and_only_their_names_in_the_environment():
+    s = spec(secret_env={"TOKEN": "hunter2", "API_KEY": "multi\nline"}, env={"PLAIN": "x"})
+    request = s.run_request("demo-cli-k7m2q", "demo", "k7m2q", "cli", "/ws", "/d", KEY)
+    args = request.argv("/tmp/env")
+    assert not any("hunter2" in a or "multi" in a for a in args)
+    assert request.secrets == [("demo-cli-k7m2q-API_KEY", "API_KEY"), ("demo-cli-k7m2q-TOKEN", "TOKEN")]
+    assert "demo-cli-k7m2q-TOKEN,type=mount,target=TOKEN" in args
+    assert request.env["TEROK_SECRET_ENV"] == "API_KEY TOKEN"
+    assert "hunter2" not in json.dumps(request.env)
+    labels = [args[i + 1] for i, a in enumerate(args) if a == "--label"]
+    assert "io.terok.lifecycle.secrets=API_KEY,TOKEN" in labels
+
+
+@pytest.mark.parametrize(
+    "params",
+    [{"secret_env": {"1BAD": "x"}}, {"secret_env": {"REPO_ROOT": "x"}}, {"secret_env": {"TEROK_SECRET_ENV": "x"}},
+     {"secret_env": {"A": "nul\x00"}}, {"secret_env": {"A": ["l"]}}, {"secret_env": "A=b"},
+     {"secret_env": {"A": "1"}, "env": {"A": "2"}}],
+)
+def test_bad_secret_env_names_the_option_and_never_the_value(params):
+    with pytest.raises(TerokError) as err:
+        spec(**params)
+    assert err.value.option == "secret_env"
+    assert "nul\x00" not in err.value.msg
 
 
 def test_run_request(tmp_path):
     script = tmp_path / "init.sh"
     script.write_text("#!/bin/bash\n")
     s = spec(init_script=str(script), volumes=["/data:/data:ro"], command=["claude", "--resume"])
-    args = s.run_request("demo-cli-k7m2q", "demo", "k7m2q", "cli", "/r/ws", "/r/d.json").argv("/tmp/env")
+    args = s.run_request("demo-cli-k7m2q", "demo", "k7m2q", "cli", "/r/ws", "/r/d.json", KEY).argv("/tmp/env")
     assert args[0] == "run"
     assert "--detach" in args
     assert args[args.index("--name") + 1] == "demo-cli-k7m2q"
@@ -129,7 +214,7 @@ def test_run_request(tmp_path):
     assert any("k7m2q" in label for label in labels)
     assert any("demo" in label for label in labels)
     assert not any("fix-auth" in label for label in labels)  # no name label: a rename would make it stale
-    assert SPEC_LABEL + "=" + s.digest() in labels
+    assert SPEC_LABEL + "=" + s.digest(KEY) in labels
     volumes = [args[i + 1] for i, a in enumerate(args) if a == "--volume"]
     assert any(v.startswith("/r/ws:/workspace") for v in volumes)
     assert "%s:%s:ro" % (script, IMAGE_INIT_SCRIPT) in volumes
@@ -143,13 +228,13 @@ def test_run_request(tmp_path):
 
 def test_run_request_keeps_secrets_off_the_command_line():
     s = spec(env={"TOKEN": "s3cr3t"}, ssh_key_name="my-key")
-    args = s.run_request("demo-cli-k7m2q", "demo", "k7m2q", "cli", "/ws", "/d").argv("/tmp/env")
+    args = s.run_request("demo-cli-k7m2q", "demo", "k7m2q", "cli", "/ws", "/d", KEY).argv("/tmp/env")
     assert not any("s3cr3t" in a for a in args)
 
 
 def test_default_command_and_image_init_script():
     s = spec()
-    args = s.run_request("demo-cli-k7m2q", "demo", "k7m2q", "cli", "/ws", "/d").argv("/tmp/env")
+    args = s.run_request("demo-cli-k7m2q", "demo", "k7m2q", "cli", "/ws", "/d", KEY).argv("/tmp/env")
     assert args[args.index(IMAGE) + 1:] == s.command
     assert s.command  # something runs after the init script
     volumes = [args[i + 1] for i, a in enumerate(args) if a == "--volume"]

@@ -69,7 +69,7 @@ def test_plan_running(make_runtime, container, recreate, action, warns):
     spec = running_spec(name="a", recreate=recreate)
     containers = {}
     if container is not None:
-        digest = spec.container.digest() if container["same"] else "0" * 32
+        digest = spec.container.digest(lambda: b"unused") if container["same"] else "0" * 32
         containers["demo-cli-k7m2q"] = {"State": container["State"], "Labels": {SPEC_LABEL: digest}}
     runtime, runner = make_runtime(containers=containers)
     task = Task("demo", "k7m2q", {"name": "a"}, {"mode": None})
@@ -128,7 +128,7 @@ def test_running_starts_a_stopped_container_without_recreating_it(make_runtime, 
     write_task("demo", "k7m2q", "a", meta={"mode": "cli", "ready_at": READY, "exit_code": 0})
     spec = running_spec(name="a")
     runtime, runner = make_runtime(
-        containers={"demo-cli-k7m2q": {"State": "exited", "Labels": {SPEC_LABEL: spec.container.digest()}}}
+        containers={"demo-cli-k7m2q": {"State": "exited", "Labels": {SPEC_LABEL: spec.container.digest(lambda: b"unused")}}}
     )
     outcome = converge_one(runtime, spec)
     assert outcome.changed is True
@@ -168,7 +168,7 @@ def test_running_in_check_mode_on_a_stopped_container(make_runtime, write_task, 
     before = tree_snapshot(root)
     runtime, runner = make_runtime(
         check_mode=True,
-        containers={"demo-cli-k7m2q": {"State": "exited", "Labels": {SPEC_LABEL: spec.container.digest()}}},
+        containers={"demo-cli-k7m2q": {"State": "exited", "Labels": {SPEC_LABEL: spec.container.digest(lambda: b"unused")}}},
     )
     outcome = converge_one(runtime, spec)
     assert outcome.changed is True
@@ -219,3 +219,26 @@ def test_stopped_in_check_mode(make_runtime, write_task, root, tree_snapshot):
     assert outcome.changed is True
     assert tree_snapshot(root) == before
     assert runner.mutating_calls() == []
+
+
+def test_a_failed_start_that_restored_the_metadata_reports_no_change(make_runtime, write_task, layout):
+    meta = {"mode": "cli", "ready_at": READY, "exit_code": 3}
+    write_task("demo", "k7m2q", "a", meta=meta)
+    runtime, _runner = make_runtime(
+        containers={"demo-cli-k7m2q": {"State": "exited", "ExitCode": 3}}, fail={"start": (125, "Error: boom")}
+    )
+    with pytest.raises(TerokError):
+        converge_one(runtime, running_spec(task_id="k7m2q", wait_ready=False))
+    assert read_meta(layout, "k7m2q") == meta  # put back
+    assert runtime.changed is False  # so nothing remains changed
+
+
+def test_a_failed_recreate_after_the_old_container_went_reports_a_change(make_runtime, write_task, layout):
+    write_task("demo", "k7m2q", "a", meta={"mode": "cli", "ready_at": READY})
+    runtime, _runner = make_runtime(
+        containers={"demo-cli-k7m2q": {"State": "running", "Labels": {SPEC_LABEL: "old"}}},
+        fail={"run": (125, "Error: boom")},
+    )
+    with pytest.raises(TerokError):
+        converge_one(runtime, running_spec(task_id="k7m2q", recreate=True, wait_ready=False))
+    assert runtime.changed is True  # the old container was removed: that stays

@@ -22,6 +22,8 @@ from ansible_collections.terok.lifecycle.plugins.module_utils._project_tasks imp
     README_TEXT,
     ProjectTasks,
 )
+from ansible_collections.terok.lifecycle.plugins.module_utils._podman import CommandRunner, Podman
+from ansible_collections.terok.lifecycle.plugins.module_utils._run_context import RunContext
 from ansible_collections.terok.lifecycle.plugins.module_utils._session import TaskSession
 from ansible_collections.terok.lifecycle.plugins.module_utils._spec import Spec
 
@@ -226,3 +228,37 @@ def test_check_mode_primitives_predict_without_writing(make_runtime, write_task,
     assert runtime.changes == 3
     assert tree_snapshot(root) == before
     assert runner.calls == []
+
+
+class SecretRecorder(CommandRunner):
+    """Records argv and standard input of every podman call; every call succeeds."""
+
+    def __init__(self):
+        self.calls = []
+
+    def run(self, argv, data=None):
+        self.calls.append((list(argv[1:]), data))
+        return 0, "[]" if argv[1:2] == ["ps"] else "", ""
+
+
+def test_secrets_reach_podman_on_standard_input_only_and_go_with_the_container(layout, write_task, podman_exe):
+    from ansible_collections.terok.lifecycle.plugins.module_utils._container_spec import ContainerSpec
+
+    write_task("demo", "k7m2q", "a", meta={"mode": "cli"})
+    runner = SecretRecorder()
+    context = RunContext(layout, Podman(str(podman_exe), runner))
+    session = TaskSession(context, load(layout))
+    task = session.tasks.tasks["k7m2q"]
+    spec = ContainerSpec.from_params({"image": "img", "secret_env": {"TOKEN": "hunter2"}})
+    session.create_container(task, spec, "demo-cli-k7m2q", "cli")
+    argvs = [argv for argv, _data in runner.calls]
+    assert ["secret", "create", "demo-cli-k7m2q-TOKEN", "-"] in argvs
+    assert [data for argv, data in runner.calls if argv[:2] == ["secret", "create"]] == ["hunter2"]
+    assert not any("hunter2" in " ".join(argv) for argv in argvs)
+    key_file = os.path.join(layout.root, ".terok-lifecycle-secrets.key")
+    assert oct(os.stat(key_file).st_mode & 0o777) == "0o600" and os.path.getsize(key_file) == 32
+    runner.calls.clear()
+    session.remove_containers(task, ["demo-cli-k7m2q"])
+    assert [argv for argv, _data in runner.calls] == [
+        ["rm", "--force", "--ignore", "--", "demo-cli-k7m2q"], ["secret", "rm", "demo-cli-k7m2q-TOKEN"]
+    ]
