@@ -150,8 +150,8 @@ def ensure_present(session: TaskSession, spec: Spec, task: Optional[Task]) -> Ta
                 % (spec.name, spec.project, ", ".join(sorted(clash)), task.task_id),
                 option="name",
             )
-        return session.rename(task, spec.name)
-    return task
+        task = session.rename(task, spec.name)
+    return session.ensure_files(task)
 
 
 def _start(session: TaskSession, task: Task, spec: Spec, action: str, name: str) -> Tuple[Task, str]:
@@ -291,7 +291,7 @@ def _spec_digest(session: TaskSession, task: Optional[Task], spec: Spec) -> Opti
 def converge(session: TaskSession, spec: Spec) -> Outcome:
     """Bring one task to ``spec`` within a session: find it, reach its state, report."""
     task = find_task(session.tasks, spec)
-    before = diff_state(task, session.result(task) if task else None)
+    before = diff_state(task, session.result(task) if task else None, session.file_state(task))
     if spec.state == "running" and before:
         before["container_spec"] = _spec_digest(session, task, spec)
     mark = session.context.changes
@@ -303,7 +303,7 @@ def converge(session: TaskSession, spec: Spec) -> Outcome:
     result = session.result(reached)
     if not changed:
         return Outcome(False, result, before, before)
-    after = diff_state(reached, result)
+    after = diff_state(reached, result, session.file_state(reached))
     if spec.state == "running":
         after["container_spec"] = _spec_digest(session, reached, spec)
     return Outcome(True, result, before, after)

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import datetime
 import os
+import stat
 from typing import Any, Callable, Dict, Iterable, List, Optional, Set
 
 from ansible_collections.terok.lifecycle.plugins.module_utils._errors import TerokError
@@ -272,6 +273,17 @@ class ProjectTasks:
             return None
         return read_work_status(path)
 
+    def file_state(self, task: Task) -> Dict[str, Any]:
+        """What of the task's own files is there: the workspace's mode (None: missing) and the README."""
+        workspace = self.layout.workspace(task.project, task.task_id)
+        try:
+            st = os.lstat(workspace)
+            mode = "%04o" % stat.S_IMODE(st.st_mode) if stat.S_ISDIR(st.st_mode) else None
+        except FileNotFoundError:
+            mode = None
+        readme = os.path.lexists(os.path.join(self.layout.task_dir(task.project, task.task_id), "README.md"))
+        return {"workspace_mode": mode, "readme": readme}
+
     # The in-memory model -------------------------------------------------------------------
     def _put(self, task_id: str, task: Optional[Task]) -> Optional[Task]:
         """Replace (or with None drop) one task, keeping the name index right."""
@@ -340,6 +352,20 @@ class ProjectTasks:
                 path=getattr(exc, "filename", None) or getattr(exc, "path", None),
             )
         return self.add(Task(project, task_id, dossier, meta))
+
+    def repair_files(self, task: Task, state: Dict[str, Any]) -> None:
+        """Make the task's files what create makes, from ``state`` (see file_state): a missing workspace
+        again (0700, with the marker, so the next start clones afresh), its mode 0700, the README."""
+        layout = self.layout
+        task_dir = layout.task_dir(task.project, task.task_id)
+        workspace = layout.workspace(task.project, task.task_id)
+        if state["workspace_mode"] is None:
+            make_dirs(task_dir)
+            os.mkdir(workspace, 0o700)
+            atomic_write(os.path.join(workspace, MARKER), MARKER_TEXT.encode("utf-8"))
+        os.chmod(workspace, 0o700)
+        if not state["readme"]:
+            atomic_write(os.path.join(task_dir, "README.md"), README_TEXT.encode("utf-8"))
 
     def write_name(self, task: Task, name: str) -> None:
         """Rewrite the dossier with another name (terok's other dossier keys kept)."""

@@ -118,11 +118,11 @@ def archive_entry_result(project: str, entry_name: str, path: str, data: Mapping
     }
 
 
-def diff_state(task: Any, result: Optional[Mapping[str, Any]]) -> Dict[str, Any]:
-    """What a diff shows of a task: its identity, status and both metadata files."""
+def diff_state(task: Any, result: Optional[Mapping[str, Any]], files: Optional[Mapping[str, Any]] = None) -> Dict[str, Any]:
+    """What a diff shows of a task: its identity, status, both metadata files and its own files."""
     if task is None:
         return {}
-    return {
+    state = {
         "task_id": task.task_id,
         "name": task.name,
         "status": result["status"],
@@ -130,3 +130,6 @@ def diff_state(task: Any, result: Optional[Mapping[str, Any]]) -> Dict[str, Any]
         "dossier": plain(task.dossier),
         "meta": plain(task.meta),
     }
+    if files is not None:
+        state["files"] = dict(files)
+    return state

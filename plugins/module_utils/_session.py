@@ -48,6 +48,10 @@ def open_session(context: RunContext, project: str, may_create: bool) -> Iterato
         yield session
 
 
+# What ensure_files makes of a task's own files (see ProjectTasks.file_state).
+WANTED_FILES = {"workspace_mode": "0700", "readme": True}
+
+
 class WaitOutcome:
     """What waiting for a container saw: the ready line and when, the exit code, or podman's error."""
 
@@ -70,6 +74,7 @@ class TaskSession:
         self.tasks = tasks
         self.project = tasks.project
         self.lock = lock
+        self._files: dict = {}  # task id -> file state after ensure_files (what check mode predicts)
 
     @contextlib.contextmanager
     def _writing(self) -> Iterator[bool]:
@@ -96,6 +101,33 @@ class TaskSession:
             if real:
                 return self.tasks.create(name, meta)
             return Task(self.project, None, new_dossier(self.project, None, name), meta)
+
+    def file_state(self, task: Optional[Task]) -> Optional[dict]:
+        """The task's own files as the diff shows them (check mode: as predicted); None without an id."""
+        if task is None or task.task_id is None:
+            return None
+        return self._files.get(task.task_id) or self.tasks.file_state(task)
+
+    def ensure_files(self, task: Task) -> Task:
+        """The task's workspace is there at 0700 and its README too: made again or set back when not.
+
+        A workspace made again is empty, with the new-task marker, so the next start clones afresh;
+        a warning says so (and that its work is gone when the task had run).
+        """
+        state = self.tasks.file_state(task)
+        if state == WANTED_FILES:
+            return task
+        if state["workspace_mode"] is None:
+            ran = " (the task had run: what its workspace held is gone)" if task.mode or "ready_at" in task.meta else ""
+            self.context.warn(
+                "task %s of project %s had no workspace: it is made again, empty and with the new-task marker, so the "
+                "next start clones afresh%s" % (task.task_id, task.project, ran)
+            )
+        with self._writing() as real:
+            if real:
+                self.tasks.repair_files(task, state)
+        self._files[task.task_id] = dict(WANTED_FILES)
+        return task
 
     def rename(self, task: Task, name: str) -> Task:
         """Give ``task`` another name."""

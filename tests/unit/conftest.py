@@ -108,6 +108,9 @@ def write_task(layout):
                 handle.write(yaml.safe_dump(meta, sort_keys=False))
         if task_dir:
             os.makedirs(layout.workspace(project, task_id), mode=0o700, exist_ok=True)
+            os.chmod(layout.workspace(project, task_id), 0o700)
+            with open(os.path.join(layout.task_dir(project, task_id), "README.md"), "w") as handle:
+                handle.write("# terok task\n")  # terok writes one too (its own text)
         return layout.task_dir(project, task_id)
 
     return write

@@ -564,3 +564,53 @@ def test_find_task(write_task, layout):
     assert find_task(tasks, Spec("demo", task_id="k7m2q")).task_id == "k7m2q"
     assert find_task(tasks, Spec("demo", name="b")) is None
     assert find_task(tasks, Spec("demo", task_id="h3abc")) is None
+
+
+# present converges the task's own files ----------------------------------------------------------
+
+
+def break_files(layout, how):
+    workspace = layout.workspace("demo", "k7m2q")
+    if how == "no workspace":
+        import shutil
+
+        shutil.rmtree(workspace)
+    elif how == "workspace 0777":
+        os.chmod(workspace, 0o777)
+    elif how == "no readme":
+        os.unlink(os.path.join(layout.task_dir("demo", "k7m2q"), "README.md"))
+
+
+@pytest.mark.parametrize("how", ["no workspace", "workspace 0777", "no readme"])
+def test_present_makes_the_task_files_whole_again(make_runtime, write_task, layout, root, tree_snapshot, how):
+    write_task("demo", "k7m2q", "a", meta={"mode": "cli", "ready_at": "2026-11-28T09:16:00+00:00"})
+    break_files(layout, how)
+    broken = tree_snapshot(root)
+    predicted_runtime, _runner = make_runtime(check_mode=True)
+    predicted = run(predicted_runtime, task_id="k7m2q")
+    assert predicted.changed and tree_snapshot(root) == broken  # check mode predicts, writes nothing
+    runtime, _runner = make_runtime()
+    outcome = run(runtime, task_id="k7m2q")
+    assert outcome.changed
+    assert outcome.diff["after"]["files"] == {"workspace_mode": "0700", "readme": True}
+    assert outcome.diff["before"]["files"] != outcome.diff["after"]["files"]
+    assert predicted.diff["after"]["files"] == outcome.diff["after"]["files"]
+    assert mode_of(layout.workspace("demo", "k7m2q")) == 0o700
+    assert os.path.isfile(os.path.join(layout.task_dir("demo", "k7m2q"), "README.md"))
+    marker = os.path.join(layout.workspace("demo", "k7m2q"), ".new-task-marker")
+    if how == "no workspace":
+        assert os.path.isfile(marker)  # the next start clones afresh
+        assert any("had no workspace" in w and "had run" in w for w in runtime.warnings), runtime.warnings
+    else:
+        assert not os.path.exists(marker)
+    again, _runner = make_runtime()
+    assert not run(again, task_id="k7m2q").changed  # converged
+
+
+def test_running_on_a_task_without_workspace_makes_it_first(make_runtime, write_task, layout):
+    write_task("demo", "k7m2q", "a")
+    break_files(layout, "no workspace")
+    runtime, runner = make_runtime()
+    run(runtime, task_id="k7m2q", state="running", image="img", wait_ready=False)
+    assert os.path.isdir(layout.workspace("demo", "k7m2q"))
+    assert "run" in runner.subcommands()  # the container was made with its workspace there
