@@ -243,7 +243,7 @@ def _already_gone(session: TaskSession, spec: Spec) -> Gone:
     return Gone(spec.project, task_id, spec.name, path)
 
 
-def ensure_absent(session: TaskSession, spec: Spec, task: Optional[Task]) -> Gone:
+def ensure_absent(session: TaskSession, spec: Spec, task: Optional[Task]) -> Union[Task, Gone]:
     """The task is gone, as terok deletes one, each step best-effort (a warning when it fails).
 
     Order: capture logs, write the archive entry, mark ``deleting``, remove every mode's
@@ -252,6 +252,14 @@ def ensure_absent(session: TaskSession, spec: Spec, task: Optional[Task]) -> Gon
     """
     if task is None:
         return _already_gone(session, spec)
+    if spec.only_if_status is not None:
+        status = session.result(task)["status"]  # decided under the lock, so no other run changes it meanwhile
+        if status not in spec.only_if_status:
+            session.context.warn(
+                "task %s of project %s is %s, not %s: it is kept (only_if_status)"
+                % (task.task_id, task.project, status, " or ".join(spec.only_if_status))
+            )
+            return task
     context = session.context
     names = container_names(task.project, task.task_id)
     listing = context.containers()

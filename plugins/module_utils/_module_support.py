@@ -12,9 +12,12 @@ OSError that reaches a module is returned with ``msg``, and ``option`` / ``path`
 
 from __future__ import annotations
 
+import re
 from typing import Any, Callable, Dict, List, Optional
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
+from ansible.module_utils.errors import UnsupportedError
 
 from ansible_collections.terok.lifecycle.plugins.module_utils._container_spec import RESET_MODES
 from ansible_collections.terok.lifecycle.plugins.module_utils._errors import TerokError
@@ -24,6 +27,7 @@ from ansible_collections.terok.lifecycle.plugins.module_utils._paths import Layo
 from ansible_collections.terok.lifecycle.plugins.module_utils._podman import CommandRunner, Podman, Result
 from ansible_collections.terok.lifecycle.plugins.module_utils._run_context import RunContext
 from ansible_collections.terok.lifecycle.plugins.module_utils._spec import STATES
+from ansible_collections.terok.lifecycle.plugins.module_utils._status import STATUSES
 
 
 def common_argument_spec() -> Dict[str, Dict[str, Any]]:
@@ -66,12 +70,43 @@ def task_argument_spec(items: bool = False) -> Dict[str, Dict[str, Any]]:
         "wait": {"type": "bool", "default": False},
         "wait_timeout": {"type": "int", "default": 7200},
         "stop_timeout": {"type": "int", "default": 10},
+        "only_if_status": {"type": "list", "elements": "str", "choices": list(STATUSES)},
     }
     if items:
         for option in spec.values():
             option.pop("choices", None)
             option.pop("required", None)
+            option.pop("elements", None)
+            option["type"] = "raw"  # converted by typed_items, whose errors name the item
     return spec
+
+
+_NAMED = re.compile(r"argument '([^']+)'|value of (\w+) must|arguments?: ([\w, ]+)$")
+
+
+def typed_items(items: List[Dict[str, Any]]) -> List[Dict[str, Any]]:
+    """terok_tasks items with their values converted to the option types terok_task has.
+
+    Ansible's own conversion would name only ``tasks``; these errors name ``tasks[i].option``.
+    """
+    spec = task_argument_spec()
+    for option in spec.values():
+        option.pop("required", None)  # the library says which item lacks its project
+        option.pop("default", None)  # the items spec has set the defaults
+    validator = ArgumentSpecValidator(spec)
+    typed = []
+    for index, item in enumerate(items):
+        given = {key: value for key, value in item.items() if value is not None}
+        result = validator.validate(given)
+        for error in result.errors:
+            if isinstance(error, UnsupportedError):
+                continue  # Ansible itself refused unknown options already
+            found = _NAMED.search(str(error))
+            name = next((group for group in found.groups() if group), "") if found else ""
+            option = "tasks[%d].%s" % (index, name.split(",")[0].strip()) if name else "tasks[%d]" % index
+            raise TerokError("%s: %s" % (option, error), option=option)
+        typed.append(dict(item, **{key: result.validated_parameters[key] for key in given}))
+    return typed
 
 
 class ModuleRunner(CommandRunner):

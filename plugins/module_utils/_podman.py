@@ -37,7 +37,7 @@ class PodmanError(TerokError):
 class Container:
     """One container as ``podman ps -a --format json`` describes it."""
 
-    __slots__ = ("name", "id", "state", "exit_code", "labels", "image")
+    __slots__ = ("name", "id", "state", "exit_code", "labels", "image", "exited_at")
 
     def __init__(
         self,
@@ -47,6 +47,7 @@ class Container:
         labels: Optional[Dict[str, str]] = None,
         container_id: Optional[str] = None,
         image: Optional[str] = None,
+        exited_at: Optional[float] = None,
     ) -> None:
         self.name = name
         self.state = state
@@ -54,6 +55,7 @@ class Container:
         self.labels = labels or {}
         self.id = container_id
         self.image = image
+        self.exited_at = exited_at  # when it last exited (seconds since the epoch), None if it never did
 
     @property
     def running(self) -> bool:
@@ -214,6 +216,8 @@ class Podman:
             if isinstance(names, str):
                 names = [names]
             exit_code = item.get("ExitCode")
+            exited_at = item.get("ExitedAt")
+            exited = isinstance(exited_at, (int, float)) and exited_at > 0 and item.get("Exited", True)
             for name in names:
                 containers[name] = Container(
                     name,
@@ -222,6 +226,7 @@ class Podman:
                     item.get("Labels") or {},
                     item.get("Id"),
                     item.get("Image"),
+                    float(exited_at) if exited else None,
                 )
         return containers
 

@@ -31,6 +31,7 @@ TASK_KEYS = (
     "workspace",
     "created_at",
     "ready_at",
+    "finished_at",
     "archive_path",
     "login_command",
     "managed",
@@ -53,6 +54,13 @@ def plain(value: Any) -> Any:
     if isinstance(value, (datetime.date, datetime.datetime)):
         return value.isoformat()
     return str(value)
+
+
+def _finished_at(container: Any) -> Optional[str]:
+    """When the task's container last exited, ISO 8601 in UTC; None while it runs or never ran."""
+    if container is None or container.state in ("running", "paused", "stopping") or not container.exited_at:
+        return None
+    return datetime.datetime.fromtimestamp(container.exited_at, datetime.timezone.utc).isoformat()
 
 
 def task_result(
@@ -84,6 +92,7 @@ def task_result(
         "workspace": layout.workspace(task.project, task.task_id, guard=False) if known else None,
         "created_at": _text(task.meta.get("created_at")),
         "ready_at": _text(task.meta.get("ready_at")),
+        "finished_at": _finished_at(container),
         "archive_path": archive_path,
         "login_command": "podman exec -it %s bash" % cname if state == "running" else None,
         "managed": task.managed,

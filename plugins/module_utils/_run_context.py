@@ -77,7 +77,13 @@ class RunContext:
             containers.pop(name, None)
         else:
             old = containers.get(name)
-            containers[name] = Container(name, state, exit_code, labels if labels is not None else (old.labels if old else {}))
+            containers[name] = Container(
+                name,
+                state,
+                exit_code,
+                labels if labels is not None else (old.labels if old else {}),
+                exited_at=self.now().timestamp() if state == "exited" else None,
+            )
 
     def secrets_key(self) -> bytes:
         """The host's key for hashing secrets, read once (drawn and kept when missing, outside check mode)."""

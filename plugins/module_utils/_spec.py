@@ -12,6 +12,7 @@ from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
 from ansible_collections.terok.lifecycle.plugins.module_utils._container_spec import RESET_MODES, ContainerSpec
 from ansible_collections.terok.lifecycle.plugins.module_utils._errors import TerokError
+from ansible_collections.terok.lifecycle.plugins.module_utils._status import STATUSES
 from ansible_collections.terok.lifecycle.plugins.module_utils._naming import (
     check_container_mode,
     check_name,
@@ -49,6 +50,8 @@ class Spec:
         self.wait = bool(options.get("wait"))
         self.wait_timeout = options.get("wait_timeout", 7200)
         self.stop_timeout = options.get("stop_timeout", 10)
+        # absent / archived: only a task in one of these statuses goes (None: any)
+        self.only_if_status = options.get("only_if_status")
 
     @classmethod
     def from_params(cls, params: Mapping[str, Any], prefix: str = "") -> "Spec":
@@ -96,6 +99,20 @@ class Spec:
                 "%s must be one of %s, got %r" % (opt("git_reset_mode"), ", ".join(RESET_MODES), reset_mode),
                 option=opt("git_reset_mode"),
             )
+        only = params.get("only_if_status")
+        if only is not None:
+            if state not in ("absent", "archived"):
+                raise TerokError(
+                    "%s applies to state=absent and state=archived only, not state=%s" % (opt("only_if_status"), state),
+                    option=opt("only_if_status"),
+                )
+            if not isinstance(only, list) or not only or any(value not in STATUSES for value in only):
+                raise TerokError(
+                    "%s must be a non-empty list of terok statuses (%s), got %r"
+                    % (opt("only_if_status"), ", ".join(STATUSES), only),
+                    option=opt("only_if_status"),
+                )
+            options["only_if_status"] = list(only)
         if state == "running":
             options["container"] = ContainerSpec.from_params(params, prefix)
         return cls(project, name, task_id, state, archive, **options)

@@ -119,7 +119,7 @@ options:
   ssh_key_name:
     description:
       - The name of an SSH key in the container user's C(~/.ssh) whose permissions the init script fixes (C(SSH_KEY_NAME)).
-      - A file name, not a secret: it is shown in results and logs like the other options.
+      - A file name, not a secret, so it is shown in results and logs like the other options.
     type: str
   env:
     description:
@@ -134,7 +134,7 @@ options:
     description:
       - Environment variables whose values are secrets, such as API keys. They are in no result, no log
         (Ansible's C(no_log)), no podman command line, no file the module leaves behind, and not in
-        C(podman inspect): each value becomes a podman secret (C(podman secret create) reading it from
+        C(podman inspect). Each value becomes a podman secret (C(podman secret create) reading it from
         standard input), mounted at C(/run/secrets/<NAME>) in the container, and the init script exports it
         to the container command (variable C(TEROK_SECRET_ENV) lists the names). The secrets are removed with
         the container.
@@ -188,6 +188,14 @@ options:
       - Seconds C(podman stop) gives the container before it kills it, with O(state=stopped).
     type: int
     default: 10
+  only_if_status:
+    description:
+      - With O(state=absent) or O(state=archived), remove the task only when its status is one of these,
+        decided under the project lock, so that a task another run restarted in between is not removed while it
+        runs. A task in another status is kept, with a warning, and the module reports no change.
+    type: list
+    elements: str
+    choices: [created, init, running, stopped, completed, failed, deleting, not found]
 extends_documentation_fragment:
   - terok.lifecycle.common
   - terok.lifecycle.common.attributes
@@ -324,6 +332,11 @@ task:
       sample: '2026-11-28T09:15:02.118470+00:00'
     ready_at:
       description: When the task's init script finished, ISO 8601 in UTC; null before that.
+      type: str
+    finished_at:
+      description:
+        - When the task's container last exited (podman's exit time), ISO 8601 in UTC; null while it runs,
+          when it never ran, or when it has no container any more.
       type: str
     archive_path:
       description: The archive entry written by this run (V(absent), V(archived)), or the newest entry of a task that was already gone.

@@ -123,6 +123,11 @@ tasks:
     ready_at:
       description: When the task's init script finished, null before that.
       type: str
+    finished_at:
+      description:
+        - When the task's container last exited, ISO 8601 in UTC (from the same podman listing); null while it
+          runs or when it has no container. Playbook C(cleanup.yml) measures a finished task's age from it.
+      type: str
     archive_path:
       description: Always null for a live task.
       type: str

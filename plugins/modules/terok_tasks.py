@@ -116,6 +116,13 @@ options:
         description: Seconds C(podman stop) gives the container with V(stopped).
         type: int
         default: 10
+      only_if_status:
+        description:
+          - With V(absent) or V(archived), remove the task only when its status is one of these (checked under the
+            lock). See O(terok.lifecycle.terok_task#module:only_if_status).
+        type: list
+        elements: str
+        choices: [created, init, running, stopped, completed, failed, deleting, not found]
   image:
     description:
       - The container image of every item that does not set its own.
@@ -210,6 +217,9 @@ tasks:
     ready_at:
       description: When the init script finished.
       type: str
+    finished_at:
+      description: When the container last exited, null while it runs or without a container.
+      type: str
     archive_path:
       description: The archive entry of a removed task.
       type: str
@@ -239,6 +249,7 @@ from ansible_collections.terok.lifecycle.plugins.module_utils._module_support im
     common_argument_spec,
     run_module,
     task_argument_spec,
+    typed_items,
 )
 from ansible_collections.terok.lifecycle.plugins.module_utils._spec import specs_from_items
 
@@ -261,7 +272,7 @@ def main():
         # what a failure returns: the items converged so far, null for the others
         results = Results(len(module.params["tasks"]))
         partial.update(tasks=results.tasks, removed=results.removed)
-        specs = specs_from_items(module.params["tasks"], module.params)
+        specs = specs_from_items(typed_items(module.params["tasks"]), module.params)
         converge_many(context, specs, exclusive=module.params["exclusive"], results=results)
         output = {"changed": results.changed, "tasks": results.tasks, "removed": results.removed}
         if module._diff:

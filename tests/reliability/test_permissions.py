@@ -238,7 +238,7 @@ def test_a_failing_podman_run_does_not_leak_secret_values(tmp_path, fake_podman)
     fake_podman.set(fail={"run": [125, "Error: cannot start"]}, echo_env_on_failure=True)
     one = S.adhoc("terok_task", {"root": root, "executable": fake_podman.path, "project": "demo", "name": "a",
                                  "state": "running", "image": "img", "secret_env": {"TOKEN": secret}},
-                 verbosity=3)
+                  verbosity=3)
     bulk = S.adhoc("terok_tasks", {"root": root, "executable": fake_podman.path, "image": "img",
                                    "tasks": [{"project": "demo", "name": "b", "state": "running",
                                               "secret_env": {"TOKEN": secret}}]}, verbosity=3)

@@ -614,3 +614,44 @@ def test_running_on_a_task_without_workspace_makes_it_first(make_runtime, write_
     run(runtime, task_id="k7m2q", state="running", image="img", wait_ready=False)
     assert os.path.isdir(layout.workspace("demo", "k7m2q"))
     assert "run" in runner.subcommands()  # the container was made with its workspace there
+
+
+@pytest.mark.parametrize("state", ["absent", "archived"])
+def test_only_if_status_keeps_a_task_in_another_status(make_runtime, write_task, layout, root, tree_snapshot, state):
+    write_task("demo", "k7m2q", "a", meta={"mode": "cli", "ready_at": READY})
+    before = tree_snapshot(root)
+    runtime, runner = make_runtime(containers={"demo-cli-k7m2q": {"State": "running"}})
+    outcome = run(runtime, task_id="k7m2q", state=state, only_if_status=["completed", "failed"])
+    assert not outcome.changed and outcome.task["status"] == "running"
+    assert any("only_if_status" in w and "running" in w for w in runtime.warnings), runtime.warnings
+    assert data_only(tree_snapshot(root)) == data_only(before)
+    assert runner.mutating_calls() == []
+
+
+def test_only_if_status_removes_a_task_in_one_of_them(make_runtime, write_task, layout):
+    write_task("demo", "k7m2q", "a", meta={"mode": "run", "ready_at": READY, "exit_code": 0})
+    runtime, _runner = make_runtime(containers={"demo-run-k7m2q": {"State": "exited", "ExitCode": 0}})
+    outcome = run(runtime, task_id="k7m2q", state="archived", only_if_status=["completed"])
+    assert outcome.changed and outcome.task["status"] == "absent" and outcome.task["archive_path"]
+
+
+@pytest.mark.parametrize(
+    "params",
+    [{"state": "present", "only_if_status": ["completed"]}, {"state": "absent", "only_if_status": []},
+     {"state": "absent", "only_if_status": ["finished"]}, {"state": "absent", "only_if_status": "completed"}],
+)
+def test_only_if_status_refuses_what_it_cannot_mean(make_runtime, params):
+    with pytest.raises(TerokError) as err:
+        Spec.from_params(dict(params, project="demo", name="a"))
+    assert err.value.option == "only_if_status"
+
+
+def test_finished_at_is_the_containers_exit_time(make_runtime, write_task, layout):
+    write_task("demo", "k7m2q", "a", meta={"mode": "run", "ready_at": READY, "exit_code": 0})
+    exited = datetime.datetime(2026, 11, 28, 10, 0, 0, tzinfo=datetime.timezone.utc).timestamp()
+    runtime, _runner = make_runtime(
+        containers={"demo-run-k7m2q": {"State": "exited", "ExitCode": 0, "ExitedAt": int(exited), "Exited": True}}
+    )
+    assert run(runtime, task_id="k7m2q").task["finished_at"] == "2026-11-28T10:00:00+00:00"
+    running, _runner = make_runtime(containers={"demo-run-k7m2q": {"State": "running", "ExitedAt": 0}})
+    assert run(running, task_id="k7m2q").task["finished_at"] is None

@@ -61,6 +61,7 @@ def test_view_of_a_fresh_task(layout):
         "workspace": layout.workspace("demo", "k7m2q"),
         "created_at": CREATED,
         "ready_at": None,
+        "finished_at": None,
         "archive_path": None,
         "login_command": None,
         "managed": True,

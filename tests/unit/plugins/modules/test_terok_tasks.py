@@ -195,6 +195,11 @@ def test_diff_in_check_mode(run_module, args, root):
         ({}, "name"),
         ({"name": "a", "state": "gone"}, "state"),
         ({"name": "a", "mode": "tty"}, "mode"),
+        # wrong types: Ansible's own conversion would only say "found in tasks"
+        ({"name": "a", "wait": "perhaps"}, "tasks[2].wait"),
+        ({"name": "a", "ready_timeout": "soon"}, "tasks[2].ready_timeout"),
+        ({"name": "a", "env": "not a mapping"}, "tasks[2].env"),
+        ({"name": "a", "state": "absent", "only_if_status": ["finished"]}, "tasks[2].only_if_status"),
     ],
     ids=lambda value: value if isinstance(value, str) else None,
 )
@@ -282,3 +287,9 @@ def test_missing_podman_warns_once_for_tasks_that_ran(run_module, args, write_ta
     assert result["changed"] is False
     warnings = [w for w in result["_warnings"] if "terok-test-no-such-podman" in w]
     assert len(warnings) == 1
+
+
+def test_item_values_are_converted_as_terok_task_converts_them(run_module, args, root):
+    result = run_module(terok_tasks, args([item(name="a", archive="no", state="absent", stop_timeout="5")]))
+    assert result.get("failed") is not True, result
+    assert result["tasks"][0]["status"] == "absent"
