@@ -242,3 +242,13 @@ def test_a_failed_recreate_after_the_old_container_went_reports_a_change(make_ru
     with pytest.raises(TerokError):
         converge_one(runtime, running_spec(task_id="k7m2q", recreate=True, wait_ready=False))
     assert runtime.changed is True  # the old container was removed: that stays
+
+
+def test_check_mode_predicts_a_waited_job_ends_completed_not_stopped(make_runtime, root, tree_snapshot):
+    before = tree_snapshot(root)
+    runtime, runner = make_runtime(check_mode=True)
+    outcome = converge_one(runtime, running_spec(name="job", mode="run", wait=True))
+    assert outcome.changed and outcome.task["status"] == "completed"
+    assert any("cannot know the exit code" in w for w in runtime.warnings), runtime.warnings
+    assert tree_snapshot(root) == before
+    assert runner.mutating_calls() == []
