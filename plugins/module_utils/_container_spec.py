@@ -175,6 +175,12 @@ class ContainerSpec:
                     "%s %s is not a file on the target" % (opt("init_script"), init_script), option=opt("init_script")
                 )
             _check_text(init_script, opt("init_script"))
+            if ":" in init_script or "," in init_script:
+                raise TerokError(
+                    "%s %s cannot be mounted: podman's --volume syntax cannot carry ':' or ',' in a path"
+                    % (opt("init_script"), init_script),
+                    option=opt("init_script"),
+                )
         init_env = {}
         for option, var in INIT_ENV:
             value = params.get(option)

@@ -20,7 +20,7 @@ from typing import Any, Dict, List, Optional, Sequence, Set, Tuple, Union
 from ansible_collections.terok.lifecycle.plugins.module_utils import _archive
 from ansible_collections.terok.lifecycle.plugins.module_utils._container_spec import SPEC_LABEL
 from ansible_collections.terok.lifecycle.plugins.module_utils._errors import TerokError
-from ansible_collections.terok.lifecycle.plugins.module_utils._naming import container_name, container_names
+from ansible_collections.terok.lifecycle.plugins.module_utils._naming import MODES, container_name, container_names
 from ansible_collections.terok.lifecycle.plugins.module_utils._podman import PodmanError
 from ansible_collections.terok.lifecycle.plugins.module_utils._project_tasks import ProjectTasks, Task
 from ansible_collections.terok.lifecycle.plugins.module_utils._results import diff_state, gone_result
@@ -90,6 +90,12 @@ def require_first_mode(task: Task, mode: str) -> None:
 
 def start_mode(task: Task, spec: Spec) -> str:
     """The container mode a start uses: the one asked for, else the task's own, else cli."""
+    if task.mode and task.mode not in MODES:
+        raise TerokError(
+            "task %s of project %s has mode %r in its _meta.yml, which is none of terok's (%s); it cannot be started"
+            % (task.task_id, task.project, task.mode, ", ".join(MODES)),
+            option="mode",
+        )
     mode = spec.mode or task.mode or "cli"
     require_first_mode(task, mode)
     return mode
@@ -127,7 +133,7 @@ def plan_running(context: RunContext, task: Task, spec: Spec) -> Tuple[str, str,
 def active_containers(context: RunContext, task: Task) -> List[str]:
     """The task's containers (any mode) that `podman stop` applies to."""
     listing = context.containers(required=True)
-    return [name for name in container_names(task.project, task.task_id)
+    return [name for name in container_names(task.project, task.task_id, listing)
             if name in listing and listing[name].state in ACTIVE_STATES]
 
 
@@ -186,6 +192,13 @@ def ensure_running(session: TaskSession, spec: Spec, task: Optional[Task]) -> Un
 
     The waits run with the project lock released; what they saw is recorded under the lock.
     """
+    tasks_root = session.context.layout.tasks_root(spec.project)
+    if ":" in tasks_root or "," in tasks_root:  # before anything is written
+        raise TerokError(
+            "the workspace %s cannot be mounted: podman's --volume syntax cannot carry ':' or ',' in a path; "
+            "use a state root without them" % tasks_root,
+            option="root",
+        )
     task = ensure_present(session, spec, task)
     action, name, warning = plan_running(session.context, task, spec)
     if warning:
@@ -261,8 +274,8 @@ def ensure_absent(session: TaskSession, spec: Spec, task: Optional[Task]) -> Uni
             )
             return task
     context = session.context
-    names = container_names(task.project, task.task_id)
     listing = context.containers()
+    names = container_names(task.project, task.task_id, listing)
     present = [name for name in names if name in listing]
     session.capture_logs(task, present)
     entry = session.write_archive_entry(task, required=spec.state == "archived") if spec.archive else None

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 import secrets
-from typing import Container, List
+from typing import Container, Iterable, List
 
 from ansible_collections.terok.lifecycle.plugins.module_utils._errors import TerokError
 
@@ -120,6 +120,31 @@ def container_name(project: str, mode: str, task_id: str) -> str:
     return "%s-%s-%s" % (project, mode, task_id)
 
 
-def container_names(project: str, task_id: str) -> List[str]:
-    """The container names of a task in every mode."""
-    return [container_name(project, mode, task_id) for mode in MODES]
+def container_names(project: str, task_id: str, listed: Iterable[str] = ()) -> List[str]:
+    """The container names of a task in every mode, and any ``listed`` name of the form
+    ``<project>-<word>-<task_id>`` (a mode that is none of terok's, e.g. from a hand-edited ``_meta.yml``)."""
+    names = [container_name(project, mode, task_id) for mode in MODES]
+    prefix, suffix = project + "-", "-" + task_id
+    for name in sorted(listed):
+        middle = name[len(prefix):-len(suffix)] if name.startswith(prefix) and name.endswith(suffix) else ""
+        if middle and "-" not in middle and name not in names:
+            names.append(name)
+    return names
+
+
+# podman refuses a hostname of more than 64 characters (sethostname); terok's hostname is the container name
+HOSTNAME_MAX = 64
+LONGEST_MODE = max(len(mode) for mode in MODES)
+
+
+def check_container_fits(project: str, option: str = "project") -> str:
+    """Refuse a project whose containers' names (and so hostnames) would be longer than podman takes."""
+    longest = len(container_name(project, "x" * LONGEST_MODE, "x" * ID_LENGTH))
+    if longest > HOSTNAME_MAX:
+        raise TerokError(
+            "%s %r is too long to run a container: its container name and hostname <project>-<mode>-<id> would "
+            "be %d characters, more than the %d podman accepts; use a project name of at most %d characters"
+            % (option, project, longest, HOSTNAME_MAX, HOSTNAME_MAX - (longest - len(project))),
+            option=option,
+        )
+    return project

@@ -14,6 +14,7 @@ from ansible_collections.terok.lifecycle.plugins.module_utils._container_spec im
 from ansible_collections.terok.lifecycle.plugins.module_utils._errors import TerokError
 from ansible_collections.terok.lifecycle.plugins.module_utils._status import STATUSES
 from ansible_collections.terok.lifecycle.plugins.module_utils._naming import (
+    check_container_fits,
     check_container_mode,
     check_name,
     check_project,
@@ -114,6 +115,7 @@ class Spec:
                 )
             options["only_if_status"] = list(only)
         if state == "running":
+            check_container_fits(project, opt("project"))
             options["container"] = ContainerSpec.from_params(params, prefix)
         return cls(project, name, task_id, state, archive, **options)
 

@@ -252,3 +252,36 @@ def test_check_mode_predicts_a_waited_job_ends_completed_not_stopped(make_runtim
     assert any("cannot know the exit code" in w for w in runtime.warnings), runtime.warnings
     assert tree_snapshot(root) == before
     assert runner.mutating_calls() == []
+
+
+def test_a_project_too_long_for_a_hostname_is_refused_before_anything_is_written(make_runtime, root):
+    with pytest.raises(TerokError) as err:
+        running_spec(name="a", project="p" * 54)
+    assert err.value.option == "project" and "53" in err.value.msg
+    assert running_spec(name="a", project="p" * 53).project  # 53 + "-toad-" + 5 = 64 fits
+
+
+@pytest.mark.parametrize("bad_root", ["with:colon", "with,comma"])
+def test_a_root_podman_cannot_mount_is_refused_before_anything_is_written(tmp_path, podman_exe, bad_root):
+    from ansible_collections.terok.lifecycle.plugins.module_utils._paths import Layout
+    from ansible_collections.terok.lifecycle.plugins.module_utils._podman import Podman
+    from ansible_collections.terok.lifecycle.plugins.module_utils._run_context import RunContext
+
+    root = str(tmp_path / bad_root)
+    context = RunContext(Layout(root), Podman(str(podman_exe)))
+    with pytest.raises(TerokError) as err:
+        converge_one(context, running_spec(name="a"))
+    assert err.value.option == "root"
+    assert not os.path.exists(os.path.join(root, "sandbox-live"))
+
+
+def test_an_unknown_mode_in_the_metadata_is_not_started_and_its_container_is_removed(make_runtime, write_task, layout):
+    write_task("demo", "k7m2q", "a", meta={"mode": "bogus"})
+    runtime, _runner = make_runtime(containers={"demo-bogus-k7m2q": {"State": "running"}})
+    with pytest.raises(TerokError) as err:
+        converge_one(runtime, running_spec(task_id="k7m2q"))
+    assert err.value.option == "mode" and "bogus" in err.value.msg
+    runtime, runner = make_runtime(containers={"demo-bogus-k7m2q": {"State": "running"}})
+    converge_one(runtime, Spec.from_params({"project": "demo", "task_id": "k7m2q", "state": "absent"}))
+    removed = [argv for argv in runner.calls if argv[1:2] == ["rm"]]
+    assert removed and "demo-bogus-k7m2q" in removed[0]
