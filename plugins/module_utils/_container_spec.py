@@ -15,6 +15,7 @@ import re
 import shlex
 from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence
 
+from ansible_collections.terok.lifecycle.plugins.module_utils._confinement import CONFINEMENT_LABEL, Confinement
 from ansible_collections.terok.lifecycle.plugins.module_utils._errors import TerokError
 from ansible_collections.terok.lifecycle.plugins.module_utils._podman import RunRequest
 from ansible_collections.terok.lifecycle.plugins.module_utils._secrets import (
@@ -144,6 +145,7 @@ class ContainerSpec:
         volumes: Optional[Sequence[str]] = None,
         init_env: Optional[Mapping[str, str]] = None,
         secret_env: Optional[Mapping[str, str]] = None,
+        confinement: Optional[Confinement] = None,
     ) -> None:
         self.image = image
         self.command = list(command) if command else list(DEFAULT_COMMAND)
@@ -152,6 +154,7 @@ class ContainerSpec:
         self.init_env = dict(init_env or {})
         self.volumes = list(volumes or [])
         self.secret_env = dict(secret_env or {})
+        self.confinement = confinement or Confinement()
 
     @classmethod
     def from_params(cls, params: Mapping[str, Any], prefix: str = "") -> "ContainerSpec":
@@ -196,7 +199,8 @@ class ContainerSpec:
             )
         volumes = [_check_volume(entry, opt("volumes")) for entry in params.get("volumes") or []]
         command = command_argv(params.get("command"), opt("command"))
-        return cls(image, command, init_script, env, volumes, init_env, secret_env)
+        confinement = Confinement.from_params(params, prefix)
+        return cls(image, command, init_script, env, volumes, init_env, secret_env, confinement)
 
     def digest(self, secrets_key: Callable[[], bytes]) -> str:
         """A hash of everything that shapes the container.
@@ -211,6 +215,7 @@ class ContainerSpec:
             "env": sorted(self.env.items()),
             "init_env": sorted(self.init_env.items()),
             "volumes": self.volumes,
+            "confinement": self.confinement.as_dict(),
         }
         if self.secret_env:
             data["secrets"] = secrets_digest(secrets_key(), self.secret_env)
@@ -234,6 +239,7 @@ class ContainerSpec:
         workspace: str,
         dossier_path: str,
         secrets_key: Callable[[], bytes],
+        rootless: bool = False,
     ) -> RunRequest:
         """The ``podman run`` request that creates and starts the task's container (detached).
 
@@ -248,6 +254,8 @@ class ContainerSpec:
         ]
         if self.secret_env:
             labels.append((SECRETS_LABEL, ",".join(sorted(self.secret_env))))
+        confinement = dict(self.confinement.as_dict(), userns=self.confinement.effective_userns(rootless))
+        labels.append((CONFINEMENT_LABEL, json.dumps(confinement, sort_keys=True, separators=(",", ":"))))
         volumes: List[str] = ["%s:%s:Z" % (workspace, CONTAINER_WORKSPACE)]
         if self.init_script:
             volumes.append("%s:%s:ro" % (self.init_script, IMAGE_INIT_SCRIPT))
@@ -263,4 +271,5 @@ class ContainerSpec:
             workdir=CONTAINER_WORKSPACE,
             env=self.environment(project, task_id),
             secrets=[(secret_name(name, var), var) for var in sorted(self.secret_env)],
+            confinement=confinement,
         )

@@ -113,10 +113,17 @@ def plan_running(context: RunContext, task: Task, spec: Spec) -> Tuple[str, str,
     if current is None:
         return "create", name, None
     differs = current.labels.get(SPEC_LABEL) != digest
-    if differs and spec.recreate:
+    foreign = SPEC_LABEL not in current.labels  # made by terok itself (terok-sandbox's own hardening), not by us
+    if differs and spec.recreate and (not foreign or spec.recreate_foreign):
         return "recreate", name, None
     warning = None
-    if differs:
+    if differs and foreign:
+        warning = (
+            "container %s was not made by this collection (terok made it, with its own confinement); it is kept as it "
+            "is, recreate=true does not replace it. Set recreate_foreign=true to replace it with this collection's "
+            "container" % name
+        )
+    elif differs:
         warning = (
             "container %s was made from other options than these (image, command, env, volumes or init "
             "script); it is kept as it is. Set recreate=true to replace it" % name
@@ -166,7 +173,10 @@ def _start(session: TaskSession, task: Task, spec: Spec, action: str, name: str)
     before = task
     mode = start_mode(task, spec)
     mark = session.context.changes
-    task = session.update_meta(task, {"mode": mode}, drop=("ready_at", "exit_code", "stopped_at"))
+    changes = {"mode": mode, "unrestricted": not spec.container.confinement.restricted}  # terok records it on every run
+    if mode in ("web", "toad") and spec.container.confinement.web_port() is not None:
+        changes["web_port"] = spec.container.confinement.web_port()
+    task = session.update_meta(task, changes, drop=("ready_at", "exit_code", "stopped_at"))
     mark_started = session.context.changes
     since = "%.6f" % session.context.now().timestamp()  # for `podman logs --since`
     try:

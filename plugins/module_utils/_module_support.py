@@ -19,6 +19,7 @@ from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 from ansible.module_utils.errors import UnsupportedError
 
+from ansible_collections.terok.lifecycle.plugins.module_utils._confinement import DEFAULT_PIDS_LIMIT
 from ansible_collections.terok.lifecycle.plugins.module_utils._container_spec import RESET_MODES
 from ansible_collections.terok.lifecycle.plugins.module_utils._errors import TerokError
 from ansible_collections.terok.lifecycle.plugins.module_utils._metadata import HAS_YAML, YAML_IMPORT_ERROR, load_yaml
@@ -71,6 +72,17 @@ def task_argument_spec(items: bool = False) -> Dict[str, Dict[str, Any]]:
         "wait_timeout": {"type": "int", "default": 7200},
         "stop_timeout": {"type": "int", "default": 10},
         "only_if_status": {"type": "list", "elements": "str", "choices": list(STATUSES)},
+        "recreate_foreign": {"type": "bool", "default": False},
+        "userns": {"type": "str"},
+        "restricted": {"type": "bool", "default": True},
+        "cap_drop": {"type": "list", "elements": "str"},
+        "cap_add": {"type": "list", "elements": "str"},
+        "memory": {"type": "str"},
+        "cpus": {"type": "float"},
+        "pids_limit": {"type": "int", "default": DEFAULT_PIDS_LIMIT},
+        "network": {"type": "str"},
+        "publish": {"type": "list", "elements": "str"},
+        "user": {"type": "str"},
     }
     if items:
         for option in spec.values():

@@ -23,7 +23,7 @@ import shutil
 import subprocess
 import tempfile
 import time
-from typing import Dict, List, Mapping, Optional, Sequence, Tuple
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
 from ansible_collections.terok.lifecycle.plugins.module_utils._errors import TerokError
 
@@ -77,6 +77,7 @@ class RunRequest:
         workdir: str,
         env: Mapping[str, str],
         secrets: Sequence[Tuple[str, str]] = (),
+        confinement: Optional[Mapping[str, Any]] = None,
     ) -> None:
         self.name = name
         self.image = image
@@ -88,6 +89,8 @@ class RunRequest:
         self.workdir = workdir
         self.env = dict(env)
         self.secrets = list(secrets)  # (podman secret name, file name under /run/secrets)
+        # userns (effective), restricted, cap_drop, cap_add, memory, cpus, pids_limit, network, publish, user
+        self.confinement = dict(confinement or {})
 
     def argv(self, env_file: str) -> List[str]:
         """The arguments after ``podman``: a detached, interactive run with tini (``--init``).
@@ -103,9 +106,31 @@ class RunRequest:
             args += ["--volume", volume]
         for secret, target in self.secrets:
             args += ["--secret", "%s,type=mount,target=%s" % (secret, target)]
+        args += self._confinement_args()
         args += ["--workdir", self.workdir, "--env-file", env_file]
         args += ["--entrypoint", json.dumps(self.entrypoint), self.image]
         return args + self.command
+
+
+    def _confinement_args(self) -> List[str]:
+        """The confinement flags, with terok's names: --userns, --security-opt, --cap-drop/--cap-add, limits."""
+        c = self.confinement
+        args: List[str] = []
+        if c.get("userns"):
+            args.append("--userns=%s" % c["userns"])
+        if c.get("restricted"):
+            args += ["--security-opt", "no-new-privileges"]
+        for capability in c.get("cap_drop") or ():
+            args += ["--cap-drop", capability]
+        for capability in c.get("cap_add") or ():
+            args += ["--cap-add", capability]
+        for flag, key in (("--memory", "memory"), ("--cpus", "cpus"), ("--pids-limit", "pids_limit"),
+                          ("--network", "network"), ("--user", "user")):
+            if c.get(key) is not None:
+                args += [flag, str(c[key])]
+        for port in c.get("publish") or ():
+            args += ["--publish", port]
+        return args
 
 
 class CommandRunner:
@@ -258,6 +283,11 @@ class Podman:
                 option="image",
             )
         raise PodmanError("podman run of image %s for container %s failed (rc=%s): %s" % (request.image, request.name, rc, detail[-2000:]))
+
+    def rootless(self) -> bool:
+        """Whether podman runs rootless here (``podman info``), so that the default user namespace follows it."""
+        out = self._checked("info", "--format", "{{.Host.Security.Rootless}}")
+        return out.strip().lower() == "true"
 
     def create_secret(self, name: str, value: str) -> None:
         """``podman secret create NAME -`` with the value on standard input, never on a command line.

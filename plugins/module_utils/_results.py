@@ -12,8 +12,10 @@ Pure functions of what the caller read: nothing here touches the disk or podman.
 from __future__ import annotations
 
 import datetime
+import json
 from typing import Any, Dict, Mapping, Optional
 
+from ansible_collections.terok.lifecycle.plugins.module_utils._confinement import CONFINEMENT_LABEL
 from ansible_collections.terok.lifecycle.plugins.module_utils._metadata import MANAGED_BY, MANAGED_KEY
 from ansible_collections.terok.lifecycle.plugins.module_utils._naming import container_name
 from ansible_collections.terok.lifecycle.plugins.module_utils._status import compute_status
@@ -36,6 +38,7 @@ TASK_KEYS = (
     "login_command",
     "managed",
     "work_status",
+    "confinement",
 )
 
 
@@ -61,6 +64,18 @@ def _finished_at(container: Any) -> Optional[str]:
     if container is None or container.state in ("running", "paused", "stopping") or not container.exited_at:
         return None
     return datetime.datetime.fromtimestamp(container.exited_at, datetime.timezone.utc).isoformat()
+
+
+def _confinement(container: Any) -> Optional[Dict[str, Any]]:
+    """How the container is confined, as this collection made it (its label); None for another's container."""
+    text = container.labels.get(CONFINEMENT_LABEL) if container is not None else None
+    if not text:
+        return None
+    try:
+        value = json.loads(text)
+    except ValueError:
+        return None
+    return value if isinstance(value, dict) else None
 
 
 def task_result(
@@ -97,6 +112,7 @@ def task_result(
         "login_command": "podman exec -it %s bash" % cname if state == "running" else None,
         "managed": task.managed,
         "work_status": work_status,
+        "confinement": _confinement(container),
     }
 
 

@@ -36,6 +36,7 @@ class RunContext:
         self._containers: Optional[Dict[str, Container]] = None
         self.listing_ok = False
         self._secrets_key: Optional[bytes] = None
+        self._rootless: Optional[bool] = None
 
     @property
     def changed(self) -> bool:
@@ -90,6 +91,12 @@ class RunContext:
         if self._secrets_key is None:
             self._secrets_key = load_key(self.layout.root, create=not self.check_mode)
         return self._secrets_key
+
+    def rootless(self) -> bool:
+        """Whether podman runs rootless, asked once per run and only when a container is made."""
+        if self._rootless is None:
+            self._rootless = self.podman.rootless()
+        return self._rootless
 
     def now(self) -> datetime.datetime:
         """The current time in UTC."""

@@ -220,19 +220,20 @@ class TaskSession:
 
     def create_container(self, task: Task, spec: ContainerSpec, name: str, mode: str) -> None:
         """``podman run`` the task's container from ``spec``, its secrets first made podman secrets."""
-        secrets_key = self.context.secrets_key
+        layout, podman = self.context.layout, self.context.podman
+        request = spec.run_request(
+            name,
+            task.project,
+            task.task_id or "",  # check mode: a new task has no id yet
+            mode,
+            layout.workspace(task.project, task.task_id, guard=False) if task.task_id else "",
+            layout.dossier_path(task.project, task.task_id) if task.task_id else "",
+            self.context.secrets_key,
+            # podman is asked whether it runs rootless only when a container is really made
+            spec.confinement.userns is None and not self.context.check_mode and self.context.rootless(),
+        )
         with self._writing() as real:
             if real:
-                layout, podman = self.context.layout, self.context.podman
-                request = spec.run_request(
-                    name,
-                    task.project,
-                    task.task_id,
-                    mode,
-                    layout.workspace(task.project, task.task_id),
-                    layout.dossier_path(task.project, task.task_id),
-                    secrets_key,
-                )
                 try:
                     for (secret, _target), variable in zip(request.secrets, sorted(spec.secret_env)):
                         podman.create_secret(secret, spec.secret_env[variable])
@@ -240,10 +241,7 @@ class TaskSession:
                 except TerokError:
                     podman.remove_secrets([secret for secret, _target in request.secrets])
                     raise
-        labels = {SPEC_LABEL: spec.digest(secrets_key)}
-        if spec.secret_env:
-            labels[SECRETS_LABEL] = ",".join(sorted(spec.secret_env))
-        self._note(task, name, "running", labels)
+        self._note(task, name, "running", dict(request.labels))
 
     def start_container(self, task: Task, name: str) -> None:
         """Start a stopped container again (its workspace keeps the local work)."""

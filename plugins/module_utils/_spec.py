@@ -46,6 +46,7 @@ class Spec:
         self.mode = options.get("mode")  # None: the task's own mode, else cli
         self.container = options.get("container")
         self.recreate = bool(options.get("recreate"))
+        self.recreate_foreign = bool(options.get("recreate_foreign"))
         self.wait_ready = options.get("wait_ready", True)
         self.ready_timeout = options.get("ready_timeout", 300)
         self.wait = bool(options.get("wait"))
@@ -91,7 +92,7 @@ class Spec:
                 if value < 0:
                     raise TerokError("%s must be 0 or more seconds, got %s" % (opt(key), value), option=opt(key))
                 options[key] = value
-        for key in ("recreate", "wait_ready", "wait"):
+        for key in ("recreate", "recreate_foreign", "wait_ready", "wait"):
             if params.get(key) is not None:
                 options[key] = bool(params[key])
         reset_mode = params.get("git_reset_mode")

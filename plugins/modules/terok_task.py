@@ -159,6 +159,67 @@ options:
         Without it such a container is kept, with a warning.
     type: bool
     default: false
+  recreate_foreign:
+    description:
+      - With O(recreate=true), also replace a container this collection did not make (no options hash label; terok
+        made it, confined by terok-sandbox). Without it such a container is never replaced, only warned about, so
+        that a recreate cannot silently weaken what terok set up.
+    type: bool
+    default: false
+  userns:
+    description:
+      - The user namespace, as C(podman run --userns) takes it (terok's C(--userns)), for example
+        V(keep-id:uid=1000,gid=1000), V(keep-id), V(auto) or V(host).
+      - By default, as terok does, V(keep-id:uid=1000,gid=1000) when podman runs rootless (the image's user 1000,
+        C(dev) in terok's images, is the host user, who then owns what the agent writes), and none when it runs as
+        root. Whether podman is rootless is asked once per run (C(podman info)), only when a container is made.
+    type: str
+  restricted:
+    description:
+      - Run the container with C(--security-opt no-new-privileges), as terok does for a restricted task, and record
+        C(unrestricted) in C(_meta.yml) the way terok records it (C(unrestricted=false) by default).
+    type: bool
+    default: true
+  cap_drop:
+    description:
+      - Capabilities to drop (C(--cap-drop)). By default V(NET_ADMIN) and V(NET_RAW), as terok's shield drops them;
+        give an empty list to keep podman's defaults.
+    type: list
+    elements: str
+  cap_add:
+    description:
+      - Capabilities to add (C(--cap-add)).
+    type: list
+    elements: str
+  memory:
+    description:
+      - The memory limit (C(--memory)), for example V(4g); none by default, as terok.
+    type: str
+  cpus:
+    description:
+      - The CPU limit (C(--cpus)), for example V(2); none by default, as terok.
+    type: float
+  pids_limit:
+    description:
+      - The most processes the container may run (C(--pids-limit)), a finite default against fork bombs.
+    type: int
+    default: 4096
+  network:
+    description:
+      - The network (C(--network)), one of podman's modes (V(bridge), V(none), V(host), V(slirp4netns), V(pasta)) or a
+        network's name. By default podman's own choice; a rootless user on a host without C(/dev/net/tun) needs
+        V(none) or V(host).
+    type: str
+  publish:
+    description:
+      - Ports to publish (C(--publish)), for example V(8080:80). With O(mode=web) or O(mode=toad) the host port of the
+        first one is recorded as C(web_port) in C(_meta.yml), as terok records it.
+    type: list
+    elements: str
+  user:
+    description:
+      - The user to run as (C(--user)), for example V(dev) or V(1000:1000); by default the image's.
+    type: str
   wait_ready:
     description:
       - Wait for the init script's C(>> init complete) line and record C(ready_at) (status V(running); V(init) before).
@@ -353,6 +414,45 @@ task:
     work_status:
       description: The agent's C(agent-config/work-status.yml) as a mapping, null when there is none.
       type: dict
+    confinement:
+      description:
+        - How the task's container is confined, as this collection made it (read from its label, so from the same
+          podman listing), with the user namespace it was given; null for a container this collection did not make.
+      type: dict
+      contains:
+        userns:
+          description: The C(--userns) mode, null for none.
+          type: str
+        restricted:
+          description: Whether C(--security-opt no-new-privileges) was set.
+          type: bool
+        cap_drop:
+          description: The capabilities dropped.
+          type: list
+          elements: str
+        cap_add:
+          description: The capabilities added.
+          type: list
+          elements: str
+        memory:
+          description: The memory limit, null for none.
+          type: str
+        cpus:
+          description: The CPU limit, null for none.
+          type: str
+        pids_limit:
+          description: The process limit.
+          type: int
+        network:
+          description: The network mode, null for podman's default.
+          type: str
+        publish:
+          description: The published ports.
+          type: list
+          elements: str
+        user:
+          description: The user the container runs as, null for the image's.
+          type: str
 """
 
 from ansible.module_utils.basic import AnsibleModule

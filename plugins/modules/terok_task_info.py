@@ -141,6 +141,45 @@ tasks:
     work_status:
       description: The agent's C(agent-config/work-status.yml) as a mapping, null when there is none.
       type: dict
+    confinement:
+      description:
+        - How the task's container is confined, as this collection made it (read from its label, so from the same
+          podman listing), with the user namespace it was given; null for a container this collection did not make.
+      type: dict
+      contains:
+        userns:
+          description: The C(--userns) mode, null for none.
+          type: str
+        restricted:
+          description: Whether C(--security-opt no-new-privileges) was set.
+          type: bool
+        cap_drop:
+          description: The capabilities dropped.
+          type: list
+          elements: str
+        cap_add:
+          description: The capabilities added.
+          type: list
+          elements: str
+        memory:
+          description: The memory limit, null for none.
+          type: str
+        cpus:
+          description: The CPU limit, null for none.
+          type: str
+        pids_limit:
+          description: The process limit.
+          type: int
+        network:
+          description: The network mode, null for podman's default.
+          type: str
+        publish:
+          description: The published ports.
+          type: list
+          elements: str
+        user:
+          description: The user the container runs as, null for the image's.
+          type: str
 archived:
   description: The archive entries of the selected projects, newest first.
   returned: when O(include_archived=true)

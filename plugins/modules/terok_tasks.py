@@ -96,6 +96,45 @@ options:
         description: Replace a container made from other options.
         type: bool
         default: false
+      recreate_foreign:
+        description: Also replace a container this collection did not make. See M(terok.lifecycle.terok_task).
+        type: bool
+        default: false
+      userns:
+        description: The user namespace (C(--userns)); by default keep-id:uid=1000,gid=1000 when podman is rootless.
+        type: str
+      restricted:
+        description: Run with C(--security-opt no-new-privileges).
+        type: bool
+        default: true
+      cap_drop:
+        description: Capabilities to drop; by default NET_ADMIN and NET_RAW.
+        type: list
+        elements: str
+      cap_add:
+        description: Capabilities to add.
+        type: list
+        elements: str
+      memory:
+        description: The memory limit (C(--memory)).
+        type: str
+      cpus:
+        description: The CPU limit (C(--cpus)).
+        type: float
+      pids_limit:
+        description: The process limit (C(--pids-limit)).
+        type: int
+        default: 4096
+      network:
+        description: The network (C(--network)).
+        type: str
+      publish:
+        description: Ports to publish (C(--publish)).
+        type: list
+        elements: str
+      user:
+        description: The user to run as (C(--user)).
+        type: str
       wait_ready:
         description: Wait for the init script's C(>> init complete) line and record C(ready_at).
         type: bool
@@ -232,6 +271,45 @@ tasks:
     work_status:
       description: The agent's C(work-status.yml).
       type: dict
+    confinement:
+      description:
+        - How the task's container is confined, as this collection made it (read from its label, so from the same
+          podman listing), with the user namespace it was given; null for a container this collection did not make.
+      type: dict
+      contains:
+        userns:
+          description: The C(--userns) mode, null for none.
+          type: str
+        restricted:
+          description: Whether C(--security-opt no-new-privileges) was set.
+          type: bool
+        cap_drop:
+          description: The capabilities dropped.
+          type: list
+          elements: str
+        cap_add:
+          description: The capabilities added.
+          type: list
+          elements: str
+        memory:
+          description: The memory limit, null for none.
+          type: str
+        cpus:
+          description: The CPU limit, null for none.
+          type: str
+        pids_limit:
+          description: The process limit.
+          type: int
+        network:
+          description: The network mode, null for podman's default.
+          type: str
+        publish:
+          description: The published ports.
+          type: list
+          elements: str
+        user:
+          description: The user the container runs as, null for the image's.
+          type: str
 removed:
   description: The tasks that O(exclusive=true) archived, shaped as the items of RV(tasks).
   returned: success

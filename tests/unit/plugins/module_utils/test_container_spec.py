@@ -239,3 +239,66 @@ def test_default_command_and_image_init_script():
     assert s.command  # something runs after the init script
     volumes = [args[i + 1] for i, a in enumerate(args) if a == "--volume"]
     assert not any(IMAGE_INIT_SCRIPT in v for v in volumes)
+
+
+# confinement --------------------------------------------------------------------------------------
+
+
+def confinement_argv(rootless=False, **params):
+    request = spec(**params).run_request("demo-cli-k7m2q", "demo", "k7m2q", "cli", "/ws", "/d", KEY, rootless)
+    return request.argv("/tmp/env")
+
+
+def flag_values(argv, flag):
+    return [argv[i + 1] for i, arg in enumerate(argv) if arg == flag]
+
+
+def test_default_confinement_is_terok_s_or_stronger():
+    rootful = confinement_argv(rootless=False)
+    assert not any(arg.startswith("--userns") for arg in rootful)  # rootful: none, as terok
+    assert flag_values(rootful, "--security-opt") == ["no-new-privileges"]
+    assert flag_values(rootful, "--cap-drop") == ["NET_ADMIN", "NET_RAW"]
+    assert flag_values(rootful, "--pids-limit") == ["4096"]
+    assert "--userns=keep-id:uid=1000,gid=1000" in confinement_argv(rootless=True)
+
+
+def test_confinement_options_become_podman_flags():
+    argv = confinement_argv(
+        rootless=True, userns="auto", restricted=False, cap_drop=["ALL"], cap_add=["chown"], memory="4g", cpus=1.5,
+        pids_limit=100, network="none", publish=["8080:80"], user="1000:1000",
+    )
+    assert "--userns=auto" in argv and "--security-opt" not in argv
+    assert flag_values(argv, "--cap-drop") == ["ALL"] and flag_values(argv, "--cap-add") == ["CHOWN"]
+    assert (flag_values(argv, "--memory"), flag_values(argv, "--cpus"), flag_values(argv, "--pids-limit")) == (
+        ["4g"], ["1.5"], ["100"])
+    assert flag_values(argv, "--network") == ["none"] and flag_values(argv, "--publish") == ["8080:80"]
+    assert flag_values(argv, "--user") == ["1000:1000"]
+    assert argv.index("--user") < argv.index(IMAGE)  # options come before the image
+
+
+def test_every_confinement_option_counts_in_the_options_hash():
+    base = spec().digest(KEY)
+    for params in ({"userns": "host"}, {"restricted": False}, {"cap_drop": []}, {"cap_add": ["SYS_PTRACE"]},
+                   {"memory": "1g"}, {"cpus": 2}, {"pids_limit": 10}, {"network": "none"}, {"publish": ["1:2"]},
+                   {"user": "dev"}):
+        assert spec(**params).digest(KEY) != base, params
+
+
+def test_the_confinement_label_records_the_effective_user_namespace():
+    argv = confinement_argv(rootless=True)
+    (label,) = [value for value in flag_values(argv, "--label") if value.startswith("io.terok.lifecycle.confinement=")]
+    recorded = json.loads(label.split("=", 1)[1])
+    assert recorded["userns"] == "keep-id:uid=1000,gid=1000" and recorded["restricted"] is True
+
+
+@pytest.mark.parametrize(
+    "params, option",
+    [({"userns": "keep-id;rm"}, "userns"), ({"userns": "bogus"}, "userns"), ({"cap_drop": ["net raw"]}, "cap_drop"),
+     ({"cap_add": "NET_RAW"}, "cap_add"), ({"memory": "lots"}, "memory"), ({"cpus": 0}, "cpus"),
+     ({"cpus": "x"}, "cpus"), ({"pids_limit": 0}, "pids_limit"), ({"network": "-privileged"}, "network"),
+     ({"publish": ["80:80;x"]}, "publish"), ({"publish": "80"}, "publish"), ({"user": "dev;x"}, "user")],
+)
+def test_bad_confinement_options_name_the_option(params, option):
+    with pytest.raises(TerokError) as err:
+        spec(**params)
+    assert err.value.option == option

@@ -285,3 +285,23 @@ def test_an_unknown_mode_in_the_metadata_is_not_started_and_its_container_is_rem
     converge_one(runtime, Spec.from_params({"project": "demo", "task_id": "k7m2q", "state": "absent"}))
     removed = [argv for argv in runner.calls if argv[1:2] == ["rm"]]
     assert removed and "demo-bogus-k7m2q" in removed[0]
+
+
+def test_a_container_terok_made_is_never_replaced_without_recreate_foreign(make_runtime, write_task, layout):
+    write_task("demo", "k7m2q", "a", meta={"mode": "cli", "ready_at": READY})
+    terok_made = {"demo-cli-k7m2q": {"State": "running", "Labels": {}}}
+    runtime, runner = make_runtime(containers=terok_made)
+    outcome = converge_one(runtime, running_spec(task_id="k7m2q", recreate=True))
+    assert not outcome.changed and runner.mutating_calls() == []
+    assert any("not made by this collection" in w and "recreate_foreign" in w for w in runtime.warnings)
+    runtime, runner = make_runtime(containers=terok_made)
+    outcome = converge_one(runtime, running_spec(task_id="k7m2q", recreate=True, recreate_foreign=True, wait_ready=False))
+    assert outcome.changed and "run" in runner.subcommands()
+
+
+def test_a_start_records_unrestricted_and_the_web_port(make_runtime, layout):
+    runtime, _runner = make_runtime()
+    outcome = converge_one(runtime, running_spec(name="web", mode="web", publish=["8080:80"], restricted=False))
+    meta = read_meta(layout, outcome.task["task_id"])
+    assert meta["unrestricted"] is True and meta["web_port"] == 8080
+    assert outcome.task["confinement"]["restricted"] is False

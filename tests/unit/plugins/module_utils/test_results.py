@@ -66,6 +66,7 @@ def test_view_of_a_fresh_task(layout):
         "login_command": None,
         "managed": True,
         "work_status": None,
+        "confinement": None,
     }
 
 
