@@ -295,7 +295,9 @@ def ensure_absent(session: TaskSession, spec: Spec, task: Optional[Task]) -> Uni
         session.remove_containers(task, present if context.listing_ok else names)
     except PodmanError as exc:
         context.warn("container removal failed: %s" % exc.msg)
-    session.remove_files(task)
+    remains = session.remove_files(task)
+    if remains is not None:
+        return remains  # reported as it is (deleting), never as absent, until a rerun removes the rest
     return Gone(task.project, task.task_id, task.name, entry)
 
 

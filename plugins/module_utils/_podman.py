@@ -284,6 +284,10 @@ class Podman:
             )
         raise PodmanError("podman run of image %s for container %s failed (rc=%s): %s" % (request.image, request.name, rc, detail[-2000:]))
 
+    def unshare_remove(self, path: str) -> None:
+        """``podman unshare rm -rf -- path``: remove a tree that holds files of subordinate uids (rootless only)."""
+        self._checked("unshare", "rm", "-rf", "--", path)
+
     def rootless(self) -> bool:
         """Whether podman runs rootless here (``podman info``), so that the default user namespace follows it."""
         out = self._checked("info", "--format", "{{.Host.Security.Rootless}}")

@@ -18,6 +18,7 @@ these primitives only, so check mode predicts with the very code that acts.
 from __future__ import annotations
 
 import contextlib
+import os
 from typing import Iterator, List, Optional, Sequence, Tuple
 
 from ansible_collections.terok.lifecycle.plugins.module_utils import _archive
@@ -193,21 +194,37 @@ class TaskSession:
                     self.context.warn("could not mark task %s as deleting: %s" % (task.task_id, exc.msg))
         return task.with_meta(meta)
 
-    def remove_files(self, task: Task) -> None:
-        """Remove the task directory, then the metadata; a directory that resists keeps the task."""
+    def remove_files(self, task: Task) -> Optional[Task]:
+        """Remove the task directory, then the metadata; return the task if any of it remains.
+
+        Files that an agent made as another uid inside a rootless container belong to a
+        subordinate uid on the host, which only ``podman unshare`` can remove; that is tried
+        when a plain removal is refused. What still resists keeps the task, marked deleting,
+        for a rerun to finish.
+        """
         with self._writing() as real:
             if not real:
                 self.tasks.drop(task.task_id)
-                return
+                return None
             try:
-                self.tasks.remove_task_dir(task)
+                self._remove_task_dir(task)
             except (OSError, TerokError) as exc:
                 # keep the metadata (marked deleting): the task stays listed and a rerun retries
                 self.context.warn("workspace removal failed, the task is kept as deleting for a rerun: %s" % exc)
             else:
                 for failure in self.tasks.remove_metadata(task):
                     self.context.warn(failure)
-            self.tasks.refresh(task.task_id)
+            return self.tasks.refresh(task.task_id)
+
+    def _remove_task_dir(self, task: Task) -> None:
+        try:
+            self.tasks.remove_task_dir(task)
+        except PermissionError:
+            if os.geteuid() == 0:
+                raise
+            # the user's own tree, but entries owned by subordinate uids: remove them in podman's user namespace
+            self.context.podman.unshare_remove(self.context.layout.task_dir(task.project, task.task_id))
+            self.tasks.remove_task_dir(task)
 
     # Containers ----------------------------------------------------------------------------
     def _note(self, task: Task, name: str, state: Optional[str], labels: Optional[dict] = None,

@@ -64,6 +64,7 @@ def test_a_workspace_that_cannot_be_removed_keeps_the_task_as_deleting(make_runt
     monkeypatch.setattr(_project_tasks, "remove_tree", refuse_task_dir)
     outcome = converge_one(runtime, Spec("demo", name="a", state="absent"))
     assert outcome.changed
+    assert outcome.task["status"] == "deleting"  # never "absent" while its files remain
     assert any("kept as deleting" in warning for warning in runtime.warnings)
     task = ProjectTasks(layout, "demo").load().tasks["k7m2q"]
     assert task.meta["deleting"] is True
@@ -87,3 +88,27 @@ def test_a_task_being_deleted_is_finished_by_absent(make_runtime, write_task, la
     outcome = converge_one(runtime, Spec("demo", name="a", state="absent"))
     assert outcome.changed
     assert "k7m2q" not in ProjectTasks(layout, "demo").load().tasks
+
+
+def test_a_rootless_users_subordinate_uid_files_are_removed_through_podman_unshare(
+    make_runtime, write_task, layout, monkeypatch
+):
+    from ansible_collections.terok.lifecycle.plugins.module_utils import _session
+
+    write_task("demo", "k7m2q", "a", meta={"mode": "cli"})
+    runtime, runner = make_runtime()
+    real_remove_tree = _project_tasks.remove_tree
+    refused = []
+
+    def refuse_once(path):
+        if path == layout.task_dir("demo", "k7m2q") and not refused:
+            refused.append(path)
+            raise PermissionError(13, "Permission denied", path)
+        real_remove_tree(path)
+
+    monkeypatch.setattr(_project_tasks, "remove_tree", refuse_once)
+    monkeypatch.setattr(_session.os, "geteuid", lambda: 1000)
+    outcome = converge_one(runtime, Spec("demo", name="a", state="absent"))
+    assert outcome.task["status"] == "absent"
+    assert ["unshare", "rm", "-rf", "--", layout.task_dir("demo", "k7m2q")] in [argv[1:] for argv in runner.calls]
+    assert not os.path.exists(layout.meta_path("demo", "k7m2q"))
