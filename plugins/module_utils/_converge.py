@@ -116,8 +116,20 @@ def plan_running(context: RunContext, task: Task, spec: Spec) -> Tuple[str, str,
     foreign = SPEC_LABEL not in current.labels  # made by terok itself (terok-sandbox's own hardening), not by us
     if differs and spec.recreate and (not foreign or spec.recreate_foreign):
         return "recreate", name, None
+    drifted = None
+    if not differs and current.image_id:
+        latest = context.image_ids().get(spec.container.image)
+        if latest and latest != current.image_id:
+            differs, drifted = True, latest  # same options, but the image's name now points at another image
+    if differs and spec.recreate and drifted:
+        return "recreate", name, None
     warning = None
-    if differs and foreign:
+    if drifted:
+        warning = (
+            "container %s runs image %s, but %s now points at %s; it is kept as it is. Set recreate=true to replace it"
+            % (name, current.image_id[:12], spec.container.image, drifted[:12])
+        )
+    elif differs and foreign:
         warning = (
             "container %s was not made by this collection (terok made it, with its own confinement); it is kept as it "
             "is, recreate=true does not replace it. Set recreate_foreign=true to replace it with this collection's "

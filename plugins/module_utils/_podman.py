@@ -37,7 +37,7 @@ class PodmanError(TerokError):
 class Container:
     """One container as ``podman ps -a --format json`` describes it."""
 
-    __slots__ = ("name", "id", "state", "exit_code", "labels", "image", "exited_at")
+    __slots__ = ("name", "id", "state", "exit_code", "labels", "image", "exited_at", "image_id")
 
     def __init__(
         self,
@@ -48,6 +48,7 @@ class Container:
         container_id: Optional[str] = None,
         image: Optional[str] = None,
         exited_at: Optional[float] = None,
+        image_id: Optional[str] = None,
     ) -> None:
         self.name = name
         self.state = state
@@ -56,6 +57,7 @@ class Container:
         self.id = container_id
         self.image = image
         self.exited_at = exited_at  # when it last exited (seconds since the epoch), None if it never did
+        self.image_id = image_id  # the id of the image it runs, whatever its name points at now
 
     @property
     def running(self) -> bool:
@@ -252,6 +254,7 @@ class Podman:
                     item.get("Id"),
                     item.get("Image"),
                     float(exited_at) if exited else None,
+                    item.get("ImageID") or None,
                 )
         return containers
 
@@ -311,6 +314,15 @@ class Podman:
         detail = _detail(out, err)
         if rc != 0 and any("no such secret" not in line for line in detail.splitlines() if line.startswith("Error")):
             raise PodmanError("podman secret rm failed (rc=%s): %s" % (rc, detail))
+
+    def image_ids(self) -> Dict[str, str]:
+        """Every local image name (``repo:tag``) and the id it points at, from one ``podman images --format json``."""
+        out = self._checked("images", "--format", "json")
+        try:
+            items = json.loads(out or "[]")
+        except ValueError as exc:
+            raise PodmanError("podman images returned output that is not JSON: %s" % exc)
+        return {name: item.get("Id") for item in items or [] for name in item.get("Names") or [] if item.get("Id")}
 
     def image_exists(self, image: str) -> Optional[bool]:
         """Whether ``podman image exists`` finds ``image``; None when podman could not tell."""

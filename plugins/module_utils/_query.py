@@ -27,12 +27,14 @@ class Query:
         task_id: Optional[str] = None,
         statuses: Optional[Sequence[str]] = None,
         include_archived: bool = False,
+        check_images: bool = False,
     ) -> None:
         self.project = project
         self.name = name
         self.task_id = task_id
         self.statuses = set(statuses) if statuses else None
         self.include_archived = include_archived
+        self.check_images = check_images
 
     @classmethod
     def from_params(cls, params: Mapping[str, Any]) -> "Query":
@@ -46,7 +48,10 @@ class Query:
         task_id = params.get("task_id")
         if task_id is not None:
             check_task_id(task_id)
-        return cls(project, name, task_id, params.get("status"), bool(params.get("include_archived")))
+        return cls(
+            project, name, task_id, params.get("status"), bool(params.get("include_archived")),
+            bool(params.get("check_images")),
+        )
 
     def matches(self, task_id: Optional[str], name: Optional[str]) -> bool:
         """Whether a task or archive entry passes the id and name filters."""
@@ -75,7 +80,10 @@ def list_tasks(context: RunContext, query: Query) -> Tuple[List[Dict[str, Any]],
                 continue
             if containers is None:
                 containers = context.containers()
-            result = task_result(context.layout, task, containers, work_status=loaded.read_work_status(task))
+            image_ids = context.image_ids() if (query.check_images and task.mode) else None
+            result = task_result(
+                context.layout, task, containers, work_status=loaded.read_work_status(task), image_ids=image_ids
+            )
             if query.statuses is None or result["status"] in query.statuses:
                 tasks.append(result)
         if query.include_archived:

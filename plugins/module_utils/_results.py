@@ -39,6 +39,8 @@ TASK_KEYS = (
     "managed",
     "work_status",
     "confinement",
+    "image_id",
+    "image_outdated",
 )
 
 
@@ -66,6 +68,14 @@ def _finished_at(container: Any) -> Optional[str]:
     return datetime.datetime.fromtimestamp(container.exited_at, datetime.timezone.utc).isoformat()
 
 
+def _outdated(container: Any, image_ids: Optional[Mapping[str, str]]) -> Optional[bool]:
+    """Whether the container's image name now points at another image; None when not known."""
+    if container is None or image_ids is None or not container.image_id or not container.image:
+        return None
+    latest = image_ids.get(container.image)
+    return None if latest is None else latest != container.image_id
+
+
 def _confinement(container: Any) -> Optional[Dict[str, Any]]:
     """How the container is confined, as this collection made it (its label); None for another's container."""
     text = container.labels.get(CONFINEMENT_LABEL) if container is not None else None
@@ -84,10 +94,12 @@ def task_result(
     containers: Optional[Mapping[str, Any]],
     archive_path: Optional[str] = None,
     work_status: Optional[Dict[str, Any]] = None,
+    image_ids: Optional[Mapping[str, str]] = None,
 ) -> Dict[str, Any]:
     """The result dict of a live ``task``; ``containers`` maps names to podman containers.
 
-    ``work_status`` is the agent's ``work-status.yml`` as the caller read it.
+    ``work_status`` is the agent's ``work-status.yml`` as the caller read it; ``image_ids``
+    (image name -> id, when the caller listed them) tells whether the container's image is outdated.
     """
     mode = task.mode
     known = task.task_id is not None  # a task that check mode predicts has no id yet
@@ -113,6 +125,8 @@ def task_result(
         "managed": task.managed,
         "work_status": work_status,
         "confinement": _confinement(container),
+        "image_id": container.image_id if container is not None else None,
+        "image_outdated": _outdated(container, image_ids),
     }
 
 
@@ -152,6 +166,7 @@ def diff_state(task: Any, result: Optional[Mapping[str, Any]], files: Optional[M
         "name": task.name,
         "status": result["status"],
         "container_state": result["container_state"],
+        "image_id": result.get("image_id"),
         "dossier": plain(task.dossier),
         "meta": plain(task.meta),
     }

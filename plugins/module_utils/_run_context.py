@@ -37,6 +37,7 @@ class RunContext:
         self.listing_ok = False
         self._secrets_key: Optional[bytes] = None
         self._rootless: Optional[bool] = None
+        self._image_ids: Optional[Dict[str, str]] = None
 
     @property
     def changed(self) -> bool:
@@ -91,6 +92,16 @@ class RunContext:
         if self._secrets_key is None:
             self._secrets_key = load_key(self.layout.root, create=not self.check_mode)
         return self._secrets_key
+
+    def image_ids(self) -> Dict[str, str]:
+        """Image name -> the id it points at now, listed once per run when needed; {} with a warning if podman fails."""
+        if self._image_ids is None:
+            try:
+                self._image_ids = self.podman.image_ids()
+            except PodmanError as exc:
+                self.warn("image ids are unknown: %s" % exc.msg)
+                self._image_ids = {}
+        return self._image_ids
 
     def rootless(self) -> bool:
         """Whether podman runs rootless, asked once per run and only when a container is made."""

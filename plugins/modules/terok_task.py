@@ -453,6 +453,14 @@ task:
         user:
           description: The user the container runs as, null for the image's.
           type: str
+    image_id:
+      description: The id of the image the task's container runs (from the same podman listing); null without a container.
+      type: str
+    image_outdated:
+      description:
+        - Whether the container's image name now points at another image (a rebuilt or pulled tag), so that
+          O(terok.lifecycle.terok_task#module:recreate=true) would replace it; null when not known.
+      type: bool
 """
 
 from ansible.module_utils.basic import AnsibleModule

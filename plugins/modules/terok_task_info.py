@@ -38,6 +38,12 @@ options:
     type: list
     elements: str
     choices: [created, init, running, stopped, completed, failed, deleting, not found]
+  check_images:
+    description:
+      - Also tell, per task, whether its container's image name now points at another image (RV(tasks[].image_outdated)).
+        This lists the local images, one more podman call.
+    type: bool
+    default: false
   include_archived:
     description:
       - Also return the archive entries of the selected projects in RV(archived), filtered by O(name) and O(task_id).
@@ -180,6 +186,14 @@ tasks:
         user:
           description: The user the container runs as, null for the image's.
           type: str
+    image_id:
+      description: The id of the image the task's container runs (from the same podman listing); null without a container.
+      type: str
+    image_outdated:
+      description:
+        - Whether the container's image name now points at another image (a rebuilt or pulled tag); asked with
+          O(check_images=true) (one more podman call), null otherwise or when not known.
+      type: bool
 archived:
   description: The archive entries of the selected projects, newest first.
   returned: when O(include_archived=true)
@@ -248,6 +262,7 @@ def main():
         task_id={"type": "str"},
         status={"type": "list", "elements": "str", "choices": list(STATUSES)},
         include_archived={"type": "bool", "default": False},
+        check_images={"type": "bool", "default": False},
     )
     module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
 

@@ -305,3 +305,31 @@ def test_a_start_records_unrestricted_and_the_web_port(make_runtime, layout):
     meta = read_meta(layout, outcome.task["task_id"])
     assert meta["unrestricted"] is True and meta["web_port"] == 8080
     assert outcome.task["confinement"]["restricted"] is False
+
+
+def test_a_container_whose_image_name_moved_on_is_reported_and_recreate_replaces_it(layout, write_task, podman_exe):
+    import json as json_module
+
+    from ansible_collections.terok.lifecycle.plugins.module_utils._podman import Podman
+    from ansible_collections.terok.lifecycle.plugins.module_utils._run_context import RunContext
+    from ansible_collections.terok.lifecycle.tests.support.fake_podman import FakePodman
+
+    class Rebuilt(FakePodman):
+        def answer(self, args):
+            if args[:1] == ["images"]:
+                return 0, json_module.dumps([{"Id": "new2", "Names": [IMAGE]}]), ""
+            return super().answer(args)
+
+    write_task("demo", "k7m2q", "a", meta={"mode": "cli", "ready_at": READY})
+    spec = running_spec(task_id="k7m2q")
+    labels = {SPEC_LABEL: spec.container.digest(lambda: b"unused")}
+    listed = {"demo-cli-k7m2q": {"State": "running", "Labels": labels, "Image": IMAGE, "ImageID": "old1"}}
+    runner = Rebuilt(containers=listed)
+    context = RunContext(layout, Podman(str(podman_exe), runner))
+    outcome = converge_one(context, spec)
+    assert not outcome.changed and outcome.task["image_id"] == "old1"
+    assert any("now points at new2" in w for w in context.warnings), context.warnings
+    runner = Rebuilt(containers=dict(listed))
+    context = RunContext(layout, Podman(str(podman_exe), runner))
+    outcome = converge_one(context, running_spec(task_id="k7m2q", recreate=True, wait_ready=False))
+    assert outcome.changed and "run" in runner.subcommands()

@@ -67,6 +67,8 @@ def test_view_of_a_fresh_task(layout):
         "managed": True,
         "work_status": None,
         "confinement": None,
+        "image_id": None,
+        "image_outdated": None,
     }
 
 
@@ -178,6 +180,7 @@ def test_diff_state(layout):
         "name": "fix-auth",
         "status": "created",
         "container_state": None,
+        "image_id": None,
         "dossier": {"project": "demo", "task": "k7m2q", "name": "fix-auth"},
         "meta": {"mode": None, MANAGED_KEY: MANAGED_BY},
     }
@@ -201,3 +204,12 @@ def test_work_status_with_yaml_aliases_is_refused(layout):
 def test_work_status_dates_come_back_as_text(layout):
     path = write_work_status(layout, "status: done\nupdated: 2026-11-28\n")
     assert read_work_status(path) == {"status": "done", "updated": "2026-11-28"}
+
+
+def test_an_outdated_image_is_told_only_when_the_image_ids_were_listed(layout):
+    task = make_task({"mode": "cli", "ready_at": READY})
+    live = containers(Container("demo-cli-k7m2q", "running", image="localhost/img:latest", image_id="old1"))
+    assert task_view(layout, task, live)["image_outdated"] is None
+    assert task_result(layout, task, live, image_ids={"localhost/img:latest": "new2"})["image_outdated"] is True
+    assert task_result(layout, task, live, image_ids={"localhost/img:latest": "old1"})["image_outdated"] is False
+    assert task_result(layout, task, live)["image_id"] == "old1"
