@@ -273,43 +273,9 @@ tasks:
       type: dict
     confinement:
       description:
-        - How the task's container is confined, as this collection made it (read from its label, so from the same
-          podman listing), with the user namespace it was given; null for a container this collection did not make.
+        - How the task's container is confined, as this collection made it; null for a container it did not make.
+          Its keys are those of RV(terok.lifecycle.terok_task#module:task.confinement).
       type: dict
-      contains:
-        userns:
-          description: The C(--userns) mode, null for none.
-          type: str
-        restricted:
-          description: Whether C(--security-opt no-new-privileges) was set.
-          type: bool
-        cap_drop:
-          description: The capabilities dropped.
-          type: list
-          elements: str
-        cap_add:
-          description: The capabilities added.
-          type: list
-          elements: str
-        memory:
-          description: The memory limit, null for none.
-          type: str
-        cpus:
-          description: The CPU limit, null for none.
-          type: str
-        pids_limit:
-          description: The process limit.
-          type: int
-        network:
-          description: The network mode, null for podman's default.
-          type: str
-        publish:
-          description: The published ports.
-          type: list
-          elements: str
-        user:
-          description: The user the container runs as, null for the image's.
-          type: str
     image_id:
       description: The id of the image the task's container runs (from the same podman listing); null without a container.
       type: str
