@@ -36,7 +36,7 @@ help:
 	@echo 'make lint               ansible-lint (production profile) + shellcheck'
 	@echo 'make sanity             ansible-test sanity --venv (compile/import on Python 3.8-3.13)'
 	@echo 'make units              ansible-test units --venv --python $$UNITS_PYTHON (3.11; all = 3.8-3.13)'
-	@echo 'make image              build localhost/terok-task:latest when missing or stale'
+	@echo 'make image              build localhost/terok-task{,-dev}:latest when missing or stale, -dev for terok-test too'
 	@echo 'make init-script-tests  pytest tests/init_script'
 	@echo 'make reliability        concurrency, kill -9, full disk, hostile input, permissions, podman faults'
 	@echo 'make molecule           molecule scenarios of roles terok_host and terok_tasks (tools/run-molecule.sh)'
@@ -77,6 +77,7 @@ molecule: bootstrap image
 
 image: bootstrap
 	tools/build-image.sh $(IMAGE_ARGS)
+	tools/rootless-image.sh
 
 test:
 	tools/test-all.sh
@@ -102,4 +103,4 @@ distclean: clean
 	rm -rf .venv .venv-terok .cache
 
 clean-image:
-	-podman rmi -f localhost/terok-task:latest localhost/terok-task-base:latest
+	-podman rmi -f localhost/terok-task:latest localhost/terok-task-dev:latest localhost/terok-task-base:latest

@@ -17,9 +17,11 @@ TESTBIN="$CACHE_DIR/testbin"
 # ANSIBLE_COLLECTIONS_PATH for plain ansible / ansible-lint: terok.lifecycle -> this tree
 COLLECTIONS_DIR="$CACHE_DIR/collections"
 TASK_IMAGE="${TEROK_TASK_IMAGE:-localhost/terok-task:latest}"
+# the same on USER dev (uid 1000), as terok's images run: for the rootless tests
+DEV_IMAGE="${TEROK_TASK_DEV_IMAGE:-localhost/terok-task-dev:latest}"
 # podman 4.3.1 as root here needs runc and explicit ulimits; keep that to tests/demo
 export CONTAINERS_CONF="${CONTAINERS_CONF:-$TOOLS_DIR/containers.conf}"
-export TEROK_VENV TASK_IMAGE
+export TEROK_VENV TASK_IMAGE DEV_IMAGE
 
 # pip on these machines lists local find-links folders that do not exist; drop that noise
 PIP_NOISE="^WARNING: Location 'file://.*' is ignored: it is neither a file nor a directory\.\$"
