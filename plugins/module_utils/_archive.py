@@ -12,13 +12,16 @@ import datetime
 import json
 import os
 import shutil
-from typing import Any, Callable, Dict, List, Optional
 
 from ansible_collections.terok.lifecycle.plugins.module_utils._errors import TerokError
 from ansible_collections.terok.lifecycle.plugins.module_utils._fileio import atomic_write, make_dirs
 from ansible_collections.terok.lifecycle.plugins.module_utils._metadata import read_regular
 from ansible_collections.terok.lifecycle.plugins.module_utils._paths import Layout, check_component
 from ansible_collections.terok.lifecycle.plugins.module_utils._results import archive_entry_result
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # the names are for annotations only: typing is not imported at run time
+    from typing import Any, Callable, Dict, List, Optional
 
 TASK_JSON = "task.json"
 STAMP_FORMAT = "%Y%m%dT%H%M%S%fZ"

@@ -14,9 +14,12 @@ every container ``--cap-drop NET_ADMIN --cap-drop NET_RAW`` and a finite ``--pid
 from __future__ import annotations
 
 import re
-from typing import Any, Dict, List, Mapping, Optional
 
 from ansible_collections.terok.lifecycle.plugins.module_utils._errors import TerokError
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # the names are for annotations only: typing is not imported at run time
+    from typing import Any, Dict, List, Mapping, Optional
 
 # what terok passes for a rootless user (terok_sandbox): the image's user 1000 is the host user
 ROOTLESS_USERNS = "keep-id:uid=1000,gid=1000"

@@ -13,7 +13,6 @@ import json
 import os
 import re
 import shlex
-from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence
 
 from ansible_collections.terok.lifecycle.plugins.module_utils._confinement import CONFINEMENT_LABEL, Confinement
 from ansible_collections.terok.lifecycle.plugins.module_utils._errors import TerokError
@@ -24,6 +23,10 @@ from ansible_collections.terok.lifecycle.plugins.module_utils._secrets import (
     secret_name,
     secrets_digest,
 )
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # the names are for annotations only: typing is not imported at run time
+    from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence
 
 CONTAINER_WORKSPACE = "/workspace"
 IMAGE_INIT_SCRIPT = "/usr/local/bin/init-ssh-and-repo.sh"
@@ -74,12 +77,8 @@ def env_text(value: Any, what: str, option: str) -> str:
         return "true" if value else "false"
     if isinstance(value, (str, int, float)):
         return str(value)
-    raise TerokError(
-        "%s must be a string, a number or a boolean, not a %s" % (what, "list" if isinstance(value, list) else
-                                                                   "mapping" if isinstance(value, dict) else
-                                                                   type(value).__name__),
-        option=option,
-    )
+    kind = "list" if isinstance(value, list) else "mapping" if isinstance(value, dict) else type(value).__name__
+    raise TerokError("%s must be a string, a number or a boolean, not a %s" % (what, kind), option=option)
 
 
 def _variables(given: Any, option: str, secret: bool) -> Dict[str, str]:

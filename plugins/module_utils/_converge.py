@@ -15,8 +15,6 @@ here depends on check mode.
 
 from __future__ import annotations
 
-from typing import Any, Dict, List, Optional, Sequence, Set, Tuple, Union
-
 from ansible_collections.terok.lifecycle.plugins.module_utils import _archive
 from ansible_collections.terok.lifecycle.plugins.module_utils._container_spec import SPEC_LABEL
 from ansible_collections.terok.lifecycle.plugins.module_utils._errors import TerokError
@@ -27,6 +25,10 @@ from ansible_collections.terok.lifecycle.plugins.module_utils._results import di
 from ansible_collections.terok.lifecycle.plugins.module_utils._run_context import RunContext
 from ansible_collections.terok.lifecycle.plugins.module_utils._session import TaskSession, open_session
 from ansible_collections.terok.lifecycle.plugins.module_utils._spec import Spec
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # the names are for annotations only: typing is not imported at run time
+    from typing import Any, Dict, List, Optional, Sequence, Set, Tuple, Union
 
 # States in which a container still runs its processes and `podman stop` applies.
 ACTIVE_STATES = ("running", "paused", "stopping")

@@ -8,7 +8,9 @@
 
 from __future__ import annotations
 
-from typing import Optional
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # the names are for annotations only: typing is not imported at run time
+    from typing import Optional
 
 
 class TerokError(Exception):

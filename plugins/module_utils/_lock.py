@@ -14,10 +14,13 @@ import errno
 import fcntl
 import os
 import time
-from typing import Any
 
 from ansible_collections.terok.lifecycle.plugins.module_utils._errors import TerokError
 from ansible_collections.terok.lifecycle.plugins.module_utils._fileio import make_dirs
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # the names are for annotations only: typing is not imported at run time
+    from typing import Any
 
 LOCK_NAME = ".terok-lifecycle.lock"
 _POLL = 0.05

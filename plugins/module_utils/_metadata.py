@@ -13,10 +13,13 @@ import json
 import os
 import stat
 import traceback
-from typing import Any, Dict, Optional
 
 from ansible_collections.terok.lifecycle.plugins.module_utils._errors import TerokError
 from ansible_collections.terok.lifecycle.plugins.module_utils._fileio import atomic_write
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # the names are for annotations only: typing is not imported at run time
+    from typing import Any, Dict, Optional
 
 try:
     import yaml

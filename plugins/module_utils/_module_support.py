@@ -13,7 +13,6 @@ OSError that reaches a module is returned with ``msg``, and ``option`` / ``path`
 from __future__ import annotations
 
 import re
-from typing import Any, Callable, Dict, List, Optional
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
@@ -25,10 +24,16 @@ from ansible_collections.terok.lifecycle.plugins.module_utils._errors import Ter
 from ansible_collections.terok.lifecycle.plugins.module_utils._metadata import HAS_YAML, YAML_IMPORT_ERROR, load_yaml
 from ansible_collections.terok.lifecycle.plugins.module_utils._naming import MODES
 from ansible_collections.terok.lifecycle.plugins.module_utils._paths import Layout
-from ansible_collections.terok.lifecycle.plugins.module_utils._podman import CommandRunner, Podman, Result
+from ansible_collections.terok.lifecycle.plugins.module_utils._podman import CommandRunner, Podman
 from ansible_collections.terok.lifecycle.plugins.module_utils._run_context import RunContext
 from ansible_collections.terok.lifecycle.plugins.module_utils._spec import STATES
 from ansible_collections.terok.lifecycle.plugins.module_utils._status import STATUSES
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # the names are for annotations only: typing is not imported at run time
+    from typing import Any, Callable, Dict, List, Optional
+
+    from ansible_collections.terok.lifecycle.plugins.module_utils._podman import Result
 
 
 def common_argument_spec() -> Dict[str, Dict[str, Any]]:

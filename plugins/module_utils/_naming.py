@@ -10,9 +10,12 @@ from __future__ import annotations
 
 import re
 import secrets
-from typing import Container, Iterable, List
 
 from ansible_collections.terok.lifecycle.plugins.module_utils._errors import TerokError
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # the names are for annotations only: typing is not imported at run time
+    from typing import Container, Iterable, List
 
 # Lowercase Crockford base32: digits and letters without i, l, o, u.
 ID_ALPHABET = "0123456789abcdefghjkmnpqrstvwxyz"

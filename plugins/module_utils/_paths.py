@@ -10,9 +10,12 @@ from __future__ import annotations
 
 import os
 import stat
-from typing import Callable, Dict, List, Mapping, Optional
 
 from ansible_collections.terok.lifecycle.plugins.module_utils._errors import TerokError
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # the names are for annotations only: typing is not imported at run time
+    from typing import Callable, Dict, List, Mapping, Optional
 
 SYSTEM_CONFIG = "/etc/terok/config.yml"
 SYSTEM_ROOT = "/var/lib/terok"

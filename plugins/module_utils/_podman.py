@@ -23,11 +23,14 @@ import shutil
 import subprocess
 import tempfile
 import time
-from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
 from ansible_collections.terok.lifecycle.plugins.module_utils._errors import TerokError
 
-Result = Tuple[int, str, str]
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # the names are for annotations only: typing is not imported at run time
+    from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
+
+    Result = Tuple[int, str, str]
 
 
 class PodmanError(TerokError):
@@ -112,7 +115,6 @@ class RunRequest:
         args += ["--workdir", self.workdir, "--env-file", env_file]
         args += ["--entrypoint", json.dumps(self.entrypoint), self.image]
         return args + self.command
-
 
     def _confinement_args(self) -> List[str]:
         """The confinement flags, with terok's names: --userns, --security-opt, --cap-drop/--cap-add, limits."""

@@ -18,7 +18,6 @@ from __future__ import annotations
 import datetime
 import os
 import stat
-from typing import Any, Callable, Dict, Iterable, List, Optional, Set
 
 from ansible_collections.terok.lifecycle.plugins.module_utils._errors import TerokError
 from ansible_collections.terok.lifecycle.plugins.module_utils._fileio import (
@@ -45,6 +44,10 @@ from ansible_collections.terok.lifecycle.plugins.module_utils._naming import (
 )
 from ansible_collections.terok.lifecycle.plugins.module_utils._paths import Layout
 from ansible_collections.terok.lifecycle.plugins.module_utils._results import plain
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # the names are for annotations only: typing is not imported at run time
+    from typing import Any, Callable, Dict, Iterable, List, Optional, Set
 
 DOSSIER_SUFFIX = "_dossier.json"
 META_SUFFIX = "_meta.yml"

@@ -8,13 +8,15 @@
 
 from __future__ import annotations
 
-from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
-
 from ansible_collections.terok.lifecycle.plugins.module_utils import _archive
 from ansible_collections.terok.lifecycle.plugins.module_utils._naming import check_name, check_project, check_task_id
 from ansible_collections.terok.lifecycle.plugins.module_utils._project_tasks import ProjectTasks, list_projects
 from ansible_collections.terok.lifecycle.plugins.module_utils._results import task_result
 from ansible_collections.terok.lifecycle.plugins.module_utils._run_context import RunContext
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # the names are for annotations only: typing is not imported at run time
+    from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
 
 class Query:

@@ -13,12 +13,15 @@ from __future__ import annotations
 
 import datetime
 import json
-from typing import Any, Dict, Mapping, Optional
 
 from ansible_collections.terok.lifecycle.plugins.module_utils._confinement import CONFINEMENT_LABEL
 from ansible_collections.terok.lifecycle.plugins.module_utils._metadata import MANAGED_BY, MANAGED_KEY
 from ansible_collections.terok.lifecycle.plugins.module_utils._naming import container_name
 from ansible_collections.terok.lifecycle.plugins.module_utils._status import compute_status
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # the names are for annotations only: typing is not imported at run time
+    from typing import Any, Dict, Mapping, Optional
 
 # Every key of a task result, in the order RETURN documents them.
 TASK_KEYS = (

@@ -9,11 +9,14 @@
 from __future__ import annotations
 
 import datetime
-from typing import Dict, List, Optional
 
 from ansible_collections.terok.lifecycle.plugins.module_utils._paths import Layout
 from ansible_collections.terok.lifecycle.plugins.module_utils._podman import Container, Podman, PodmanError
 from ansible_collections.terok.lifecycle.plugins.module_utils._secrets import load_key
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # the names are for annotations only: typing is not imported at run time
+    from typing import Dict, List, Optional
 
 UNKNOWN_STATES = "container states are unknown"
 

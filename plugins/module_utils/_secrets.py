@@ -20,11 +20,14 @@ import hashlib
 import hmac
 import os
 import secrets
-from typing import Dict, Mapping, Optional
 
 from ansible_collections.terok.lifecycle.plugins.module_utils._errors import TerokError
 from ansible_collections.terok.lifecycle.plugins.module_utils._fileio import make_dirs
 from ansible_collections.terok.lifecycle.plugins.module_utils._metadata import read_regular
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # the names are for annotations only: typing is not imported at run time
+    from typing import Dict, Mapping, Optional
 
 KEY_FILE = ".terok-lifecycle-secrets.key"
 KEY_BYTES = 32

@@ -19,10 +19,9 @@ from __future__ import annotations
 
 import contextlib
 import os
-from typing import Iterator, List, Optional, Sequence, Tuple
 
 from ansible_collections.terok.lifecycle.plugins.module_utils import _archive
-from ansible_collections.terok.lifecycle.plugins.module_utils._container_spec import READY_LINE, SPEC_LABEL, ContainerSpec
+from ansible_collections.terok.lifecycle.plugins.module_utils._container_spec import READY_LINE, ContainerSpec
 from ansible_collections.terok.lifecycle.plugins.module_utils._errors import TerokError
 from ansible_collections.terok.lifecycle.plugins.module_utils._lock import ProjectLock
 from ansible_collections.terok.lifecycle.plugins.module_utils._metadata import new_dossier
@@ -31,6 +30,10 @@ from ansible_collections.terok.lifecycle.plugins.module_utils._project_tasks imp
 from ansible_collections.terok.lifecycle.plugins.module_utils._results import task_result
 from ansible_collections.terok.lifecycle.plugins.module_utils._run_context import RunContext
 from ansible_collections.terok.lifecycle.plugins.module_utils._secrets import SECRETS_LABEL, secret_name
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # the names are for annotations only: typing is not imported at run time
+    from typing import Iterator, List, Optional, Sequence, Tuple
 
 
 @contextlib.contextmanager

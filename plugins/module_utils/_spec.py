@@ -8,8 +8,6 @@
 
 from __future__ import annotations
 
-from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
-
 from ansible_collections.terok.lifecycle.plugins.module_utils._container_spec import RESET_MODES, ContainerSpec
 from ansible_collections.terok.lifecycle.plugins.module_utils._errors import TerokError
 from ansible_collections.terok.lifecycle.plugins.module_utils._status import STATUSES
@@ -20,6 +18,10 @@ from ansible_collections.terok.lifecycle.plugins.module_utils._naming import (
     check_project,
     check_task_id,
 )
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # the names are for annotations only: typing is not imported at run time
+    from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
 STATES = ("present", "running", "stopped", "absent", "archived")
 # Options of terok_tasks given once for the whole list, used where an item does not set them.
