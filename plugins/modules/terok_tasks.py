@@ -25,143 +25,138 @@ options:
   tasks:
     description:
       - The tasks, each with the options of M(terok.lifecycle.terok_task) for one task.
+      - Each sub-option takes the type and the values of the terok_task option of the same name. The collection
+        converts and checks them itself, so that an error names the item, for example C(tasks[3].wait); that is
+        why they are documented as V(raw) here.
     type: list
     elements: dict
     required: true
     suboptions:
       project:
         description: The task's project, required in every item. See M(terok.lifecycle.terok_task).
-        type: str
+        type: raw
       name:
         description: The task's name; one of O(tasks[].name) and O(tasks[].task_id) is required.
-        type: str
+        type: raw
       task_id:
         description: The task's id.
-        type: str
+        type: raw
       state:
         description:
-          - The state of the task. See M(terok.lifecycle.terok_task).
-        type: str
-        choices: [present, running, stopped, absent, archived]
+          - The state of the task, one of V(present), V(running), V(stopped), V(absent), V(archived).
+            See M(terok.lifecycle.terok_task).
+        type: raw
         default: present
       archive:
         description: Whether V(absent) writes an archive entry first.
-        type: bool
+        type: raw
         default: true
       mode:
-        description: The container mode; by default the task's own, else V(cli).
-        type: str
-        choices: [cli, web, run, toad]
+        description: The container mode, one of V(cli), V(web), V(run), V(toad); by default the task's own, else V(cli).
+        type: raw
       image:
         description: The container image for V(running); defaults to the top-level O(image).
-        type: str
+        type: raw
       command:
         description: The command the init script hands over to, a list of words or a string split as a shell splits it.
         type: raw
       init_script:
         description: A target path of an init script to mount over the image's.
-        type: path
+        type: raw
       code_repo:
         description: The repository the init script clones (C(CODE_REPO)).
-        type: str
+        type: raw
       git_branch:
         description: The branch to check out (C(GIT_BRANCH)).
-        type: str
+        type: raw
       clone_from:
         description: A repository to seed the first clone from (C(CLONE_FROM)).
-        type: str
+        type: raw
       git_reset_mode:
-        description: What a restart does with local work (C(GIT_RESET_MODE)).
-        type: str
-        choices: [none, hard, soft]
+        description: What a restart does with local work (C(GIT_RESET_MODE)), one of V(none), V(hard), V(soft).
+        type: raw
       external_remote_url:
         description: A URL added as remote C(external) (C(EXTERNAL_REMOTE_URL)).
-        type: str
+        type: raw
       ssh_key_name:
         description: An SSH key name whose permissions the init script fixes (C(SSH_KEY_NAME)).
-        type: str
+        type: raw
       env:
         description: More environment variables for the container, plain settings shown in results.
-        type: dict
+        type: raw
       secret_env:
         description:
           - Environment variables whose values are secrets, delivered as podman secrets and never shown.
             See O(terok.lifecycle.terok_task#module:secret_env).
-        type: dict
+        type: raw
       volumes:
         description: More bind mounts, C(HOST_PATH:CONTAINER_PATH[:OPTIONS]).
-        type: list
-        elements: str
+        type: raw
       recreate:
         description: Replace a container made from other options.
-        type: bool
+        type: raw
         default: false
       recreate_foreign:
         description: Also replace a container this collection did not make. See M(terok.lifecycle.terok_task).
-        type: bool
+        type: raw
         default: false
       userns:
         description: The user namespace (C(--userns)); by default keep-id:uid=1000,gid=1000 when podman is rootless.
-        type: str
+        type: raw
       restricted:
         description: Run with C(--security-opt no-new-privileges).
-        type: bool
+        type: raw
         default: true
       cap_drop:
         description: Capabilities to drop; by default NET_ADMIN and NET_RAW.
-        type: list
-        elements: str
+        type: raw
       cap_add:
         description: Capabilities to add.
-        type: list
-        elements: str
+        type: raw
       memory:
         description: The memory limit (C(--memory)).
-        type: str
+        type: raw
       cpus:
         description: The CPU limit (C(--cpus)).
-        type: float
+        type: raw
       pids_limit:
         description: The process limit (C(--pids-limit)).
-        type: int
+        type: raw
         default: 4096
       network:
         description: The network (C(--network)).
-        type: str
+        type: raw
       publish:
         description: Ports to publish (C(--publish)).
-        type: list
-        elements: str
+        type: raw
       user:
         description: The user to run as (C(--user)).
-        type: str
+        type: raw
       wait_ready:
         description: Wait for the init script's C(>> init complete) line and record C(ready_at).
-        type: bool
+        type: raw
         default: true
       ready_timeout:
         description: Seconds to wait for readiness.
-        type: int
+        type: raw
         default: 300
       wait:
         description: Wait for the container to exit and record its exit code.
-        type: bool
+        type: raw
         default: false
       wait_timeout:
         description: Seconds to wait for the exit.
-        type: int
+        type: raw
         default: 7200
       stop_timeout:
         description: Seconds C(podman stop) gives the container with V(stopped).
-        type: int
+        type: raw
         default: 10
       only_if_status:
         description:
           - With V(absent) or V(archived), remove the task only when its status is one of these (checked under the
             lock). See O(terok.lifecycle.terok_task#module:only_if_status).
-        type: list
-        elements: str
-        choices: [created, init, running, stopped, completed, failed, deleting, not found]
+        type: raw
   image:
     description:
       - The container image of every item that does not set its own.
