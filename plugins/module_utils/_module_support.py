@@ -110,11 +110,16 @@ def typed_items(items: List[Dict[str, Any]]) -> List[Dict[str, Any]]:
     for option in spec.values():
         option.pop("required", None)  # the library says which item lacks its project
         option.pop("default", None)  # the items spec has set the defaults
-    validator = ArgumentSpecValidator(spec)
+    defaults = {key: option.get("default") for key, option in task_argument_spec(items=True).items()}
+    validators: Dict[frozenset, ArgumentSpecValidator] = {}
     typed = []
     for index, item in enumerate(items):
-        given = {key: value for key, value in item.items() if value is not None}
-        result = validator.validate(given)
+        # only what the item sets itself: the defaults filled in are of the right type already
+        given = {key: value for key, value in item.items() if value is not None and value != defaults.get(key)}
+        keys = frozenset(key for key in given if key in spec)
+        if keys not in validators:
+            validators[keys] = ArgumentSpecValidator({key: spec[key] for key in keys})
+        result = validators[keys].validate({key: given[key] for key in keys})
         for error in result.errors:
             if isinstance(error, UnsupportedError):
                 continue  # Ansible itself refused unknown options already
@@ -122,7 +127,7 @@ def typed_items(items: List[Dict[str, Any]]) -> List[Dict[str, Any]]:
             name = next((group for group in found.groups() if group), "") if found else ""
             option = "tasks[%d].%s" % (index, name.split(",")[0].strip()) if name else "tasks[%d]" % index
             raise TerokError("%s: %s" % (option, error), option=option)
-        typed.append(dict(item, **{key: result.validated_parameters[key] for key in given}))
+        typed.append(dict(item, **{key: result.validated_parameters[key] for key in keys}))
     return typed
 
 
