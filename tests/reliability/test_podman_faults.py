@@ -138,7 +138,9 @@ def test_rm_failing_is_a_warning_and_the_task_is_archived(root, state):
 
 def test_rm_failing_on_recreate_fails_and_keeps_the_metadata(root):
     task = Ran(root, container_state="running")
-    runner = task.runner(fail={"rm": FAIL})
+    # a container this collection made from other options (an options hash label that differs)
+    made = {"State": "running", "ExitCode": 3, "Labels": {"io.terok.lifecycle.spec": "0" * 32}}
+    runner = task.runner(fail={"rm": FAIL}, **{task.container: made})
     outcome, error, _warnings = task.converge(runner, state="running", image="img", recreate=True, wait_ready=False)
     assert outcome is None and "podman rm" in error.msg, error
     assert task.meta_unchanged(), "a recreate that could not remove the container dropped ready_at/exit_code: %s" % (
