@@ -12,6 +12,11 @@ SANITY_ARGS ?=
 UNITS_PYTHON ?= 3.11
 UNITS_ARGS ?=
 INTEGRATION_PYTHON ?= 3.11
+# cells of sanity-matrix / units-matrix: full = every ansible-core x controller Python here,
+# edges = each core's oldest and newest Python only (see tools/ansible-test.sh --matrix).
+# Sanity cells cost 2-6 min each on a fresh clone (their venvs), units cells 10-20 s.
+SANITY_MATRIX ?= edges
+UNITS_MATRIX ?= full
 # targets with the alias "destructive" (they run containers) run too: test hosts are disposable
 INTEGRATION_ARGS ?= --allow-destructive
 BOOTSTRAP_ARGS ?=
@@ -28,7 +33,7 @@ export PATH := $(CURDIR)/.cache/testbin:$(CURDIR)/.cache/pybin:$(CURDIR)/.venv/b
 export CONTAINERS_CONF := $(CURDIR)/tools/containers.conf
 export ANSIBLE_COLLECTIONS_PATH := $(CURDIR)/.cache/collections
 
-.PHONY: help bootstrap sanity units integration init-script-tests reliability molecule lint test bench demo demo-cleanup image docs \
+.PHONY: help bootstrap sanity units sanity-matrix units-matrix integration init-script-tests reliability molecule lint test bench demo demo-cleanup image docs \
 	clean distclean clean-image
 
 help:
@@ -36,6 +41,8 @@ help:
 	@echo 'make lint               ansible-lint (production profile) + shellcheck'
 	@echo 'make sanity             ansible-test sanity --venv (compile/import on Python 3.8-3.13)'
 	@echo 'make units              ansible-test units --venv --python $$UNITS_PYTHON (3.11; all = 3.8-3.13)'
+	@echo 'make sanity-matrix      sanity on ansible-core 2.17-2.21, each on its oldest + newest Python here (SANITY_MATRIX=full: all)'
+	@echo 'make units-matrix       units on every ansible-core 2.17-2.21 x its controller Pythons here (UNITS_MATRIX=edges)'
 	@echo 'make image              build localhost/terok-task{,-dev}:latest when missing or stale, -dev for terok-test too'
 	@echo 'make init-script-tests  pytest tests/init_script'
 	@echo 'make reliability        concurrency, kill -9, full disk, hostile input, permissions, podman faults'
@@ -57,6 +64,14 @@ sanity: bootstrap
 units: bootstrap
 	tools/ansible-test.sh units --venv $(if $(filter all,$(UNITS_PYTHON)),,--python $(UNITS_PYTHON)) $(UNITS_ARGS)
 
+# the ansible-core x Python matrix (tools/lib.sh MATRIX_CORES; .venv-core-2.X from bootstrap),
+# --python per cell; its 2.19 x 3.11 cell is `make sanity` / `make units`
+sanity-matrix: bootstrap
+	TEROK_MATRIX=$(SANITY_MATRIX) tools/ansible-test.sh --matrix sanity --venv $(SANITY_ARGS)
+
+units-matrix: bootstrap
+	TEROK_MATRIX=$(UNITS_MATRIX) tools/ansible-test.sh --matrix units --venv $(UNITS_ARGS)
+
 integration: bootstrap image
 	tools/ansible-test.sh integration --venv --python $(INTEGRATION_PYTHON) $(INTEGRATION_ARGS)
 
@@ -68,7 +83,7 @@ reliability: bootstrap image
 
 lint: bootstrap
 	@rc=0; \
-	echo '--- ansible-lint'; ansible-lint $$([ -t 1 ] || echo --nocolor) || rc=1; \
+	echo '--- ansible-lint'; ANSIBLE_HOME=$(CURDIR)/.cache/ansible-lint-home ansible-lint $$([ -t 1 ] || echo --nocolor) || rc=1; \
 	echo '--- shellcheck $(SHELL_SCRIPTS)'; shellcheck -x $(SHELL_SCRIPTS) || rc=1; \
 	exit $$rc
 
@@ -100,7 +115,7 @@ clean:
 		-name __pycache__ -type d -prune -exec rm -rf {} +
 
 distclean: clean
-	rm -rf .venv .venv-terok .cache
+	rm -rf .venv .venv-core-* .venv-terok .cache .ansible
 
 clean-image:
 	-podman rmi -f localhost/terok-task:latest localhost/terok-task-dev:latest localhost/terok-task-base:latest

@@ -4,6 +4,20 @@
 #   tools/ansible-test.sh sanity --venv --python 3.11
 #   tools/ansible-test.sh units --venv --python 3.11
 #   tools/ansible-test.sh integration --venv --python 3.11
+#   tools/ansible-test.sh --core 2.21 sanity --venv --python 3.13
+#   tools/ansible-test.sh --matrix sanity --venv
+#   tools/ansible-test.sh --matrix units --venv
+#
+# --core 2.X  run the ansible-test of ansible-core 2.X (.venv-core-2.X from tools/bootstrap.sh;
+#             2.19, the default, is .venv). Its copy of the tree is a root of its own
+#             ($TEST_ROOT/core-2.X/...), so that the venvs ansible-test keeps in
+#             tests/output/.tmp never mix two cores.
+# --matrix    run the command once per cell of the ansible-core x Python matrix (tools/lib.sh:
+#             MATRIX_CORES, each on the controller Pythons of its ansible-test that .cache/pybin
+#             has), with --python per cell, and print a table; every cell runs, the exit code
+#             is 1 when one failed. The cell of .venv (2.19 x 3.11) is left out: `make sanity`
+#             and `make units` run it. TEROK_MATRIX=edges runs only each core's oldest and
+#             newest Python here; TEROK_MATRIX_CORES="2.17 2.21" limits the cores.
 #
 # ansible-test only runs from a directory whose real path ends in
 # ansible_collections/<namespace>/<name>, so the work tree (less .git, the venvs, .cache,
@@ -25,17 +39,104 @@ set -euo pipefail
 # shellcheck source=tools/lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-[ "$#" -gt 0 ] || die "usage: $0 sanity|units|integration [ansible-test options]"
-require_venv
+usage() { die "usage: $0 [--core 2.X | --matrix] sanity|units|integration [ansible-test options]"; }
+
+core="$MAIN_CORE"
+matrix=0
+while [ "$#" -gt 0 ]; do
+    case "$1" in
+        --core) [ "$#" -ge 2 ] || usage; core=$2; shift 2 ;;
+        --matrix) matrix=1; shift ;;
+        *) break ;;
+    esac
+done
+[ "$#" -gt 0 ] || usage
+
+# ---------------------------------------------------------------- --matrix
+# run_matrix COMMAND ARGS...: one run of this script per cell, then the table
+run_matrix() {
+    local command=$1 cores=() core venv supported pythons py selected cell start rc failed=0
+    local rows=() results=() matrix_start=$SECONDS
+    shift
+    case "${TEROK_MATRIX:=full}" in
+        full|edges) ;;
+        *) die "TEROK_MATRIX must be full or edges, not '$TEROK_MATRIX'" ;;
+    esac
+    read -r -a cores <<<"${TEROK_MATRIX_CORES:-${MATRIX_CORES[*]}}"
+    for core in "${cores[@]}"; do
+        venv="$(core_venv "$core")"
+        [ -x "$venv/bin/ansible-test" ] || die "$venv is missing: run 'make bootstrap' (tools/bootstrap.sh) first"
+        read -r -a supported <<<"$(core_pythons "$venv")"
+        pythons=()
+        for py in "${supported[@]}"; do
+            [ -x "$PYBIN/python$py" ] && pythons+=("$py")
+        done
+        [ "${#pythons[@]}" -gt 0 ] || die "none of ansible-core $core's controller Pythons (${supported[*]}) is in $PYBIN"
+        selected=("${pythons[@]}")
+        if [ "$TEROK_MATRIX" = edges ] && [ "${#pythons[@]}" -gt 2 ]; then
+            selected=("${pythons[0]}" "${pythons[${#pythons[@]}-1]}")
+        fi
+        for py in "${supported[@]}"; do
+            rows+=("$core $py")
+            if [ ! -x "$PYBIN/python$py" ]; then
+                results+=("skipped: no real Python $py on this machine")
+                continue
+            fi
+            if [ "$core" = "$MAIN_CORE" ] && [ "$py" = "$MAIN_PYTHON" ]; then
+                results+=("not here: make $command runs this cell")
+                continue
+            fi
+            case " ${selected[*]} " in
+                *" $py "*) ;;
+                *) results+=("skipped: TEROK_MATRIX=edges"); continue ;;
+            esac
+            printf '\n==> ansible-test %s: ansible-core %s, Python %s\n' "$command" "$core" "$py" >&2
+            start=$SECONDS
+            rc=0
+            "${BASH_SOURCE[0]}" --core "$core" "$command" "$@" --python "$py" || rc=$?
+            if [ "$rc" -eq 0 ]; then
+                results+=("passed in $((SECONDS - start)) s")
+            else
+                results+=("FAILED (rc $rc) in $((SECONDS - start)) s")
+                failed=$((failed + 1))
+            fi
+        done
+    done
+    printf '\n==> ansible-test %s matrix (%s): %d s\n' "$command" "$TEROK_MATRIX" "$((SECONDS - matrix_start))"
+    printf '  %-14s %-8s %s\n' ansible-core Python result
+    for cell in "${!rows[@]}"; do
+        read -r core py <<<"${rows[$cell]}"
+        printf '  %-14s %-8s %s\n' "$core" "$py" "${results[$cell]}"
+    done
+    [ "$failed" -eq 0 ] || { printf 'ERROR: %d cell(s) of the %s matrix failed\n' "$failed" "$command" >&2; return 1; }
+}
+
+if [ "$matrix" = 1 ]; then
+    run_matrix "$@"
+    exit $?
+fi
+
+# ---------------------------------------------------------------- one run
+case " ${MATRIX_CORES[*]} " in
+    *" $core "*) ;;
+    *) die "ansible-core $core is not in MATRIX_CORES (tools/lib.sh): ${MATRIX_CORES[*]}" ;;
+esac
+CORE_VENV="$(core_venv "$core")"
+if [ "$core" = "$MAIN_CORE" ]; then
+    require_venv
+elif [ ! -x "$CORE_VENV/bin/ansible-test" ]; then
+    die "$CORE_VENV is missing or incomplete: run 'make bootstrap' (tools/bootstrap.sh) first"
+fi
 if [ ! -d "$PYBIN" ] || [ ! -d "$TESTBIN" ]; then
     die "$PYBIN or $TESTBIN is missing: run 'make bootstrap' first"
 fi
 
 # ansible-test finds its caches through ~ and passes only HOME (not ANSIBLE_HOME) on to the
-# ansible commands it runs: a HOME of its own keeps all of that inside this clone
-ANSIBLE_TEST_HOME="$CACHE_DIR/ansible-test-home"  # the same in tools/bootstrap.sh
-if ! compgen -G "$ANSIBLE_TEST_HOME/.ansible/test/cache/get_pip_*.py" >/dev/null; then
-    die "the get-pip stand-in is missing from $ANSIBLE_TEST_HOME: run 'make bootstrap' first"
+# ansible commands it runs: a HOME of its own ($ANSIBLE_TEST_HOME, tools/lib.sh) keeps all
+# of that inside this clone
+get_pip="$(get_pip_path "$CORE_VENV")" || die "cannot tell which get-pip script the ansible-test in $CORE_VENV wants"
+if [ ! -f "$get_pip" ]; then
+    die "the get-pip stand-in $get_pip is missing: run 'make bootstrap' first"
 fi
 
 # link_pip_config USER_FILE FILE: pip run by ansible-test reads its user configuration from
@@ -55,6 +156,9 @@ if [ "$HOME" != "$ANSIBLE_TEST_HOME" ]; then
 fi
 
 TEST_ROOT="${TEROK_TEST_ROOT:-${TMPDIR:-/tmp}/terok-lifecycle-test}"
+if [ "$core" != "$MAIN_CORE" ]; then
+    TEST_ROOT="$TEST_ROOT/core-$core"
+fi
 DEST="$TEST_ROOT/ansible_collections/terok/lifecycle"
 
 mkdir -p "$DEST"
@@ -68,7 +172,7 @@ if [ -d "$DEST/tests/output" ]; then
     find "$DEST/tests/output" -mindepth 1 -maxdepth 1 ! -name .tmp -exec rm -rf {} +
 fi
 
-PATH="$(test_path)"
+PATH="$(venv_test_path "$CORE_VENV")"
 export PATH
 # the copy is the only terok.lifecycle ansible may see (a molecule install in
 # ~/.ansible/collections would otherwise shadow it for plain ansible commands)

@@ -1,12 +1,16 @@
 #!/usr/bin/env bash
 # Set up everything the tests and the demo need; idempotent and fast when nothing changed.
 #
-#   tools/bootstrap.sh [--no-apt] [--no-terok] [--force]
+#   tools/bootstrap.sh [--no-apt] [--no-terok] [--no-matrix] [--force]
 #
 #   apt packages   podman runc shellcheck debootstrap rsync make git openssh-server
 #   .venv/         real Python 3.11 + tools/requirements.txt (pinned by tools/constraints.txt)
+#   .venv-core-2.X/  real Python 3.12 + tools/requirements-core.txt (pinned by
+#                  tools/constraints-core-2.X.txt): ansible-core 2.X for the sanity/units
+#                  matrix, one per core in MATRIX_CORES (tools/lib.sh) other than .venv's
 #   get-pip        offline stand-in for ansible-test --venv, in the HOME that tools/ansible-test.sh
-#                  gives it: .cache/ansible-test-home/.ansible/test/cache/get_pip_X_Y.py
+#                  gives it ($ANSIBLE_TEST_HOME, tools/lib.sh): one per pip version that the
+#                  venvs' ansible-test versions bootstrap, .ansible/test/cache/get_pip_X_Y.py
 #   .cache/pybin/  python3.8 ... python3.13 -> the real interpreters (not pyenv shims)
 #   .cache/testbin podman wrapper using tools/containers.conf, terok-test-env
 #   .cache/collections  ansible_collections/terok/lifecycle -> this tree
@@ -14,7 +18,8 @@
 #
 # --no-apt    do not check/install apt packages
 # --no-terok  do not create .venv-terok
-# --force     recreate .venv and .venv-terok even when their stamps match
+# --no-matrix do not create the .venv-core-2.X venvs
+# --force     recreate .venv, .venv-core-2.X and .venv-terok even when their stamps match
 set -euo pipefail
 
 # shellcheck source=tools/lib.sh
@@ -22,13 +27,15 @@ set -euo pipefail
 
 DO_APT=1
 DO_TEROK=1
+DO_MATRIX=1
 FORCE=0
 for arg in "$@"; do
     case "$arg" in
         --no-apt) DO_APT=0 ;;
         --no-terok) DO_TEROK=0 ;;
+        --no-matrix) DO_MATRIX=0 ;;
         --force) FORCE=1 ;;
-        -h|--help) sed -n '2,17p' "${BASH_SOURCE[0]}"; exit 0 ;;
+        -h|--help) sed -n '2,22p' "${BASH_SOURCE[0]}"; exit 0 ;;
         *) die "unknown option: $arg" ;;
     esac
 done
@@ -81,37 +88,51 @@ stamp_of() {
     { cat "$@"; printf '%s\n' "${STAMP_EXTRA:-}"; } | sha256sum | cut -d' ' -f1
 }
 
-# ---------------------------------------------------------------- .venv
-main_venv() {
-    local py stamp stamp_file="$VENV/.bootstrap-stamp"
-    py="$(real_python 3.11)" || die "no real Python 3.11 found"
-    stamp="$(STAMP_EXTRA="$py" stamp_of "$TOOLS_DIR/requirements.txt" "$TOOLS_DIR/constraints.txt")"
+# ---------------------------------------------------------------- venvs
+# python_venv DIR PYTHON REQUIREMENTS CONSTRAINTS: make DIR a venv of PYTHON with the
+# pinned requirements and ansible-test; kept as it is while its stamp (the two files and
+# the interpreter's path) matches
+python_venv() {
+    local dir=$1 py=$2 req_file=$3 cons=$4 stamp stamp_file="$1/.bootstrap-stamp"
+    stamp="$(STAMP_EXTRA="$py" stamp_of "$req_file" "$cons")"
     if [ "$FORCE" = 0 ] && [ -f "$stamp_file" ] && [ "$(cat "$stamp_file")" = "$stamp" ] \
-        && [ -x "$VENV/bin/python" ]; then
+        && [ -x "$dir/bin/python" ]; then
         return 0
     fi
-    log "creating $VENV from $py"
-    rm -rf "$VENV"
-    "$py" -m venv "$VENV"
-    "$VENV/bin/python" -m pip install -q --disable-pip-version-check \
-        -r "$TOOLS_DIR/requirements.txt" -c "$TOOLS_DIR/constraints.txt" 2>&1 | without_pip_noise
-    "$VENV/bin/ansible-test" --version >/dev/null
+    log "creating $dir from $py (${cons#"$REPO_ROOT"/})"
+    rm -rf "$dir"
+    "$py" -m venv "$dir"
+    "$dir/bin/python" -m pip install -q --disable-pip-version-check \
+        -r "$req_file" -c "$cons" 2>&1 | without_pip_noise
+    "$dir/bin/ansible-test" --version >/dev/null
     printf '%s\n' "$stamp" >"$stamp_file"
+}
+
+main_venv() {
+    local py
+    py="$(real_python "$MAIN_PYTHON")" || die "no real Python $MAIN_PYTHON found"
+    python_venv "$VENV" "$py" "$TOOLS_DIR/requirements.txt" "$TOOLS_DIR/constraints.txt"
+}
+
+# one venv per ansible-core of the matrix (tools/lib.sh MATRIX_CORES) other than .venv's
+core_venvs() {
+    local py core cons
+    py="$(real_python "$CORE_VENV_PYTHON")" || die "no real Python $CORE_VENV_PYTHON found: the ansible-core matrix needs it (or use --no-matrix)"
+    for core in "${MATRIX_CORES[@]}"; do
+        [ "$core" = "$MAIN_CORE" ] && continue
+        cons="$TOOLS_DIR/constraints-core-$core.txt"
+        [ -f "$cons" ] || die "$cons is missing (ansible-core $core is in MATRIX_CORES, tools/lib.sh)"
+        python_venv "$(core_venv "$core")" "$py" "$TOOLS_DIR/requirements-core.txt" "$cons"
+    done
 }
 
 # ---------------------------------------------------------------- get-pip stand-in
 # ansible-test looks for it in ~/.ansible/test/cache; tools/ansible-test.sh runs it with
-# HOME=$ANSIBLE_TEST_HOME, so the stand-in (and ansible-test's venvs and caches) stay here
-ANSIBLE_TEST_HOME="$CACHE_DIR/ansible-test-home"  # the same in tools/ansible-test.sh
-
+# HOME=$ANSIBLE_TEST_HOME, so the stand-ins (and ansible-test's venvs and caches) stay here.
+# get_pip_standin VENV: install the stand-in under the name that VENV's ansible-test uses
 get_pip_standin() {
-    local reqs pip_version target
-    reqs=("$VENV"/lib/python3.*/site-packages/ansible_test/_internal/python_requirements.py)
-    [ -f "${reqs[0]}" ] || die "ansible-test not found in $VENV"
-    # ansible-test names the script after the pip version it bootstraps: pip='24.2' -> get_pip_24_2.py
-    pip_version="$(sed -n "s/^ *pip='\([0-9.]*\)',\$/\1/p" "${reqs[0]}" | head -n1)"
-    [ -n "$pip_version" ] || die "cannot find the bootstrap pip version in ${reqs[0]}"
-    target="$ANSIBLE_TEST_HOME/.ansible/test/cache/get_pip_${pip_version//./_}.py"
+    local target
+    target="$(get_pip_path "$1")" || die "cannot tell which get-pip script the ansible-test in $1 wants"
     if ! cmp -s "$TOOLS_DIR/get_pip_standin.py" "$target"; then
         log "installing the offline get-pip stand-in as $target"
         mkdir -p "$(dirname "$target")"
@@ -205,7 +226,13 @@ collection_link() {
 python_links
 collection_link
 main_venv
-get_pip_standin
+get_pip_standin "$VENV"
+if [ "$DO_MATRIX" = 1 ]; then
+    core_venvs
+    for core in "${MATRIX_CORES[@]}"; do
+        [ "$core" = "$MAIN_CORE" ] || get_pip_standin "$(core_venv "$core")"
+    done
+fi
 testbin
 [ "$DO_TEROK" = 1 ] && terok_venv
 # the test user terok-test (subuid/subgid, PyYAML for /usr/bin/python3): tools/test-user.sh

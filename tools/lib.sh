@@ -16,6 +16,9 @@ PYBIN="$CACHE_DIR/pybin"
 TESTBIN="$CACHE_DIR/testbin"
 # ANSIBLE_COLLECTIONS_PATH for plain ansible / ansible-lint: terok.lifecycle -> this tree
 COLLECTIONS_DIR="$CACHE_DIR/collections"
+# HOME of ansible-test (tools/ansible-test.sh): the get-pip stand-ins (tools/bootstrap.sh),
+# ansible-test's sanity venvs, the pip cache and ansible's temp files stay in this clone
+ANSIBLE_TEST_HOME="$CACHE_DIR/ansible-test-home"
 TASK_IMAGE="${TEROK_TASK_IMAGE:-localhost/terok-task:latest}"
 # the same on USER dev (uid 1000), as terok's images run: for the rootless tests
 DEV_IMAGE="${TEROK_TASK_DEV_IMAGE:-localhost/terok-task-dev:latest}"
@@ -78,9 +81,54 @@ real_python() {
     printf '%s\n' "$found"
 }
 
+# ---------------------------------------------------------------- ansible-core matrix
+# `make sanity-matrix` / `make units-matrix` (tools/ansible-test.sh --matrix) run ansible-test
+# with every ansible-core minor that meta/runtime.yml admits (requires_ansible: '>=2.17.0')
+# up to the newest stable one, each on every controller Python of that core (its own
+# ansible_test CONTROLLER_PYTHON_VERSIONS) that this machine has.
+MATRIX_CORES=(2.17 2.18 2.19 2.20 2.21)
+# the core in .venv (pinned in tools/requirements.txt) and .venv's Python: `make sanity` and
+# `make units` run this cell, so the matrix leaves it out
+MAIN_CORE=2.19
+MAIN_PYTHON=3.11
+# every other core has a venv .venv-core-2.X of its own (tools/bootstrap.sh), made from this
+# Python, a controller Python of every core in MATRIX_CORES; pinned by
+# tools/constraints-core-2.X.txt
+CORE_VENV_PYTHON=3.12
+
+# core_venv 2.X: print the venv whose ansible-test is ansible-core 2.X
+core_venv() {
+    if [ "$1" = "$MAIN_CORE" ]; then
+        printf '%s\n' "$VENV"
+    else
+        printf '%s\n' "$REPO_ROOT/.venv-core-$1"
+    fi
+}
+
+# core_pythons VENV: print (one line) the controller Pythons of VENV's ansible-test
+core_pythons() {
+    "$1/bin/python" -c 'from ansible_test._util.target.common.constants import CONTROLLER_PYTHON_VERSIONS as v; print(*v)'
+}
+
+# get_pip_path VENV: print where ansible-test from VENV looks for its pip bootstrap script
+# (it names the script after the pip version it installs: pip='24.2' -> get_pip_24_2.py)
+get_pip_path() {
+    local reqs pip_version
+    reqs=("$1"/lib/python3.*/site-packages/ansible_test/_internal/python_requirements.py)
+    [ -f "${reqs[0]}" ] || { warn "ansible-test not found in $1"; return 1; }
+    pip_version="$(sed -n "s/^ *pip='\([0-9.]*\)',\$/\1/p" "${reqs[0]}" | head -n1)"
+    [ -n "$pip_version" ] || { warn "cannot find the bootstrap pip version in ${reqs[0]}"; return 1; }
+    printf '%s\n' "$ANSIBLE_TEST_HOME/.ansible/test/cache/get_pip_${pip_version//./_}.py"
+}
+
 # test_path: PATH for running ansible-test and the tests
 test_path() {
-    printf '%s:%s:%s:%s\n' "$TESTBIN" "$PYBIN" "$VENV/bin" "$PATH"
+    venv_test_path "$VENV"
+}
+
+# venv_test_path VENV: the same with VENV (e.g. a .venv-core-2.X) instead of .venv
+venv_test_path() {
+    printf '%s:%s:%s:%s\n' "$TESTBIN" "$PYBIN" "$1/bin" "$PATH"
 }
 
 require_venv() {
