@@ -33,7 +33,7 @@ export PATH := $(CURDIR)/.cache/testbin:$(CURDIR)/.cache/pybin:$(CURDIR)/.venv/b
 export CONTAINERS_CONF := $(CURDIR)/tools/containers.conf
 export ANSIBLE_COLLECTIONS_PATH := $(CURDIR)/.cache/collections
 
-.PHONY: help bootstrap sanity units sanity-matrix units-matrix integration init-script-tests reliability molecule lint test bench demo demo-cleanup image docs \
+.PHONY: help bootstrap sanity units sanity-matrix units-matrix integration init-script-tests reliability molecule lint test bench demo demo-cleanup image docs docs-lint \
 	clean distclean clean-image
 
 help:
@@ -50,6 +50,7 @@ help:
 	@echo 'make integration        ansible-test integration --venv --python $$INTEGRATION_PYTHON (3.11)'
 	@echo 'make test               all of the above in order, stopping at the first failure'
 	@echo 'make bench              benchmarks: one table, written to bench/results/ (not a test)'
+	@echo 'make docs-lint          antsibull-docs lint-collection-docs --plugin-docs (docs/docsite and every module/role doc)'
 	@echo 'make docs               HTML docs (modules, roles, guides) with antsibull-docs into .cache/docs/html'
 	@echo 'make demo               the main job: prepare localhost, create and start tasks, show their status'
 	@echo 'make demo-cleanup       archive the demo'"'"'s finished tasks (ARGS='"'"'--check --diff'"'"' to preview)'
@@ -83,7 +84,8 @@ reliability: bootstrap image
 
 lint: bootstrap
 	@rc=0; \
-	echo '--- ansible-lint'; ANSIBLE_HOME=$(CURDIR)/.cache/ansible-lint-home ansible-lint $$([ -t 1 ] || echo --nocolor) || rc=1; \
+	echo '--- ansible-lint'; env -u ANSIBLE_COLLECTIONS_PATH ANSIBLE_HOME=$(CURDIR)/.cache/ansible-lint-home \
+		ansible-lint $$([ -t 1 ] || echo --nocolor) || rc=1; \
 	echo '--- shellcheck $(SHELL_SCRIPTS)'; shellcheck -x $(SHELL_SCRIPTS) || rc=1; \
 	exit $$rc
 
@@ -102,6 +104,9 @@ bench: bootstrap image
 
 docs: bootstrap
 	tools/build-docs.sh
+
+docs-lint: bootstrap
+	tools/docs-lint.sh
 
 demo:
 	tools/demo.sh

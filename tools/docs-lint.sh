@@ -22,3 +22,4 @@ export ANSIBLE_COLLECTIONS_PATH="$COLLECTIONS_DIR"
 export ANSIBLE_COLLECTIONS_SCAN_SYS_PATH=false
 
 antsibull-docs lint-collection-docs --plugin-docs "$@" "$COLLECTION"
+log "docs lint: no findings"
