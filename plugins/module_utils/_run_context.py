@@ -9,16 +9,20 @@
 from __future__ import annotations
 
 import datetime
+import json
 
+from ansible_collections.terok.lifecycle.plugins.module_utils._confinement import CONFINEMENT_LABEL
 from ansible_collections.terok.lifecycle.plugins.module_utils._paths import Layout
 from ansible_collections.terok.lifecycle.plugins.module_utils._podman import Container, Podman, PodmanError
 from ansible_collections.terok.lifecycle.plugins.module_utils._secrets import load_key
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # the names are for annotations only: typing is not imported at run time
-    from typing import Dict, List, Optional
+    from typing import Any, Dict, List, Optional
 
 UNKNOWN_STATES = "container states are unknown"
+# the confinement options that are cgroup resource limits, in the order a warning names them
+LIMITS = ("pids_limit", "memory", "cpus")
 
 
 class RunContext:
@@ -39,7 +43,7 @@ class RunContext:
         self._containers: Optional[Dict[str, Container]] = None
         self.listing_ok = False
         self._secrets_key: Optional[bytes] = None
-        self._rootless: Optional[bool] = None
+        self._host: Optional[Dict[str, Any]] = None
         self._image_ids: Optional[Dict[str, str]] = None
 
     @property
@@ -76,7 +80,13 @@ class RunContext:
         labels: Optional[Dict[str, str]] = None,
         exit_code: Optional[int] = None,
     ) -> None:
-        """Record what a podman call did (or would do) to a container, so no second listing is needed."""
+        """Record what a podman call did (or would do) to a container, so no second listing is needed.
+
+        Labels are given only for a container just made: its confinement label then says which
+        resource limits it asked for, and a host that would ignore them gets a warning.
+        """
+        if labels is not None and state == "running" and CONFINEMENT_LABEL in labels:
+            self.warn_unenforced_limits(labels[CONFINEMENT_LABEL])
         containers = self.containers()
         if state is None:
             containers.pop(name, None)
@@ -106,11 +116,48 @@ class RunContext:
                 self._image_ids = {}
         return self._image_ids
 
+    def host(self) -> Dict[str, Any]:
+        """What podman says of its host (``rootless``, ``cgroups``): one ``podman info`` per run, when first needed."""
+        if self._host is None:
+            self._host = self.podman.host()
+        return self._host
+
     def rootless(self) -> bool:
         """Whether podman runs rootless, asked once per run and only when a container is made."""
-        if self._rootless is None:
-            self._rootless = self.podman.rootless()
-        return self._rootless
+        return bool(self.host()["rootless"])
+
+    def warn_unenforced_limits(self, confinement: Any) -> None:
+        """Warn when a container made with resource limits runs where podman ignores them.
+
+        Rootless podman on cgroups v1 enforces no ``--pids-limit``, ``--memory`` or ``--cpus``
+        (it says "Resource limits are not supported and ignored on cgroups V1 rootless
+        systems" and makes the container without them). ``confinement`` is the container's
+        confinement as its label records it (a dict, or its JSON text). Outside check mode
+        only, like the question whether podman is rootless; the same ``podman info`` answers
+        both. One warning per set of limits, however many containers share it.
+        """
+        if self.check_mode:
+            return
+        if isinstance(confinement, str):
+            try:
+                confinement = json.loads(confinement)
+            except ValueError:
+                return
+        if not isinstance(confinement, dict):
+            return
+        asked = [(key, confinement[key]) for key in LIMITS if confinement.get(key) not in (None, 0, -1)]
+        if not asked:
+            return
+        try:
+            host = self.host()
+        except PodmanError as exc:
+            self.warn("whether podman enforces the resource limits here is unknown: %s" % exc.msg)
+            return
+        if host.get("rootless") and host.get("cgroups") == "v1":
+            self.warn(
+                "rootless podman on cgroups v1 ignores resource limits: %s not enforced for the containers "
+                "made here (cgroups v2 enforces them)" % ", ".join("%s %s" % item for item in asked)
+            )
 
     def now(self) -> datetime.datetime:
         """The current time in UTC."""
