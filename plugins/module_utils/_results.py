@@ -23,6 +23,22 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:  # the names are for annotations only: typing is not imported at run time
     from typing import Any, Dict, Mapping, Optional
 
+# terok 0.9.1's login (terok_sandbox's PodmanContainer.login_command): attach to, or start, the
+# container's tmux session "main", so that a second login shares the first one's session
+TMUX_SESSION = "main"
+
+
+def login_commands(cname: Optional[str]) -> Dict[str, Optional[str]]:
+    """The commands that log into a running container ``cname`` (None: it does not run): a plain
+    shell, and terok's tmux session (the image needs tmux; the terok_host role's images have it)."""
+    if cname is None:
+        return {"login_command": None, "tmux_login_command": None}
+    return {
+        "login_command": "podman exec -it %s bash" % cname,
+        "tmux_login_command": "podman exec -it %s tmux new-session -A -s %s" % (cname, TMUX_SESSION),
+    }
+
+
 # Every key of a task result, in the order RETURN documents them.
 TASK_KEYS = (
     "task_id",
@@ -39,6 +55,7 @@ TASK_KEYS = (
     "finished_at",
     "archive_path",
     "login_command",
+    "tmux_login_command",
     "managed",
     "work_status",
     "confinement",
@@ -110,6 +127,7 @@ def task_result(
     container = containers.get(cname) if (cname and containers) else None
     state = container.state if container else task.predicted_state
     exit_code = task.meta.get("exit_code")
+    login = login_commands(cname if state == "running" else None)
     return {
         "task_id": task.task_id,
         "name": task.name,
@@ -124,7 +142,8 @@ def task_result(
         "ready_at": _text(task.meta.get("ready_at")),
         "finished_at": _finished_at(container),
         "archive_path": archive_path,
-        "login_command": "podman exec -it %s bash" % cname if state == "running" else None,
+        "login_command": login["login_command"],
+        "tmux_login_command": login["tmux_login_command"],
         "managed": task.managed,
         "work_status": work_status,
         "confinement": _confinement(container),

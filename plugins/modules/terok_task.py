@@ -407,6 +407,12 @@ task:
       description: The command that opens a shell in the running container, null when it does not run.
       type: str
       sample: podman exec -it demo-cli-k7m2q bash
+    tmux_login_command:
+      description:
+        - The command that attaches to the running container's tmux session C(main), making it when missing, as
+          C(terok login) does (the image needs C(tmux); the terok_host role's images have it); null when it does not run.
+      type: str
+      sample: podman exec -it demo-cli-k7m2q tmux new-session -A -s main
     managed:
       description: Whether the task carries the collection's mark (C(managed_by=terok.lifecycle)), that is, was made by this collection.
       type: bool

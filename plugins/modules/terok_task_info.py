@@ -141,6 +141,12 @@ tasks:
       description: The command that opens a shell in the running container, null when it does not run.
       type: str
       sample: podman exec -it demo-cli-k7m2q bash
+    tmux_login_command:
+      description:
+        - The command that attaches to the running container's tmux session C(main), making it when missing, as
+          C(terok login) does; null when it does not run.
+      type: str
+      sample: podman exec -it demo-cli-k7m2q tmux new-session -A -s main
     managed:
       description: Whether this collection made the task (C(managed_by=terok.lifecycle) in its metadata).
       type: bool

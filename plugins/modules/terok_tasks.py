@@ -260,6 +260,9 @@ tasks:
     login_command:
       description: The command that opens a shell in the running container.
       type: str
+    tmux_login_command:
+      description: The command that attaches to the running container's tmux session C(main), as C(terok login) does.
+      type: str
     managed:
       description: Whether this collection made the task.
       type: bool

@@ -16,6 +16,7 @@ from ansible_collections.terok.lifecycle.plugins.module_utils._results import (
     TASK_KEYS,
     diff_state,
     gone_result,
+    login_commands,
     task_result,
 )
 
@@ -64,6 +65,7 @@ def test_view_of_a_fresh_task(layout):
         "finished_at": None,
         "archive_path": None,
         "login_command": None,
+        "tmux_login_command": None,
         "managed": True,
         "work_status": None,
         "confinement": None,
@@ -80,6 +82,8 @@ def test_view_of_a_running_task(layout):
     assert view["container_name"] == "demo-cli-k7m2q"
     assert view["container_state"] == "running"
     assert view["login_command"] == "podman exec -it demo-cli-k7m2q bash"
+    # terok 0.9.1's login: attach to the session "main", or start it
+    assert view["tmux_login_command"] == "podman exec -it demo-cli-k7m2q tmux new-session -A -s main"
     assert view["ready_at"] == READY
     assert view["managed"] is False
 
@@ -94,6 +98,23 @@ def test_view_of_an_exited_task(layout):
     task = make_task({"mode": "run", "ready_at": READY, "exit_code": 124})
     view = task_view(layout, task, containers(Container("demo-run-k7m2q", "exited", 124)))
     assert (view["status"], view["exit_code"], view["login_command"]) == ("failed", 124, None)
+    assert view["tmux_login_command"] is None
+
+
+@pytest.mark.parametrize("state", ["paused", "created", "stopping", "exited"])
+def test_no_login_into_a_container_that_does_not_run(layout, state):
+    view = task_view(layout, make_task({"mode": "cli", "ready_at": READY}), containers(Container("demo-cli-k7m2q", state)))
+    assert (view["login_command"], view["tmux_login_command"]) == (None, None)
+
+
+def test_the_login_commands_split_into_podman_argv():
+    import shlex
+
+    login = login_commands("demo-toad-k7m2q")
+    assert shlex.split(login["tmux_login_command"]) == [
+        "podman", "exec", "-it", "demo-toad-k7m2q", "tmux", "new-session", "-A", "-s", "main"]
+    assert shlex.split(login["login_command"]) == ["podman", "exec", "-it", "demo-toad-k7m2q", "bash"]
+    assert login_commands(None) == {"login_command": None, "tmux_login_command": None}
 
 
 def test_view_uses_only_the_task_mode_container(layout):
