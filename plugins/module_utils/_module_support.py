@@ -13,6 +13,7 @@ OSError that reaches a module is returned with ``msg``, and ``option`` / ``path`
 from __future__ import annotations
 
 import re
+import threading
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
@@ -31,7 +32,7 @@ from ansible_collections.terok.lifecycle.plugins.module_utils._status import STA
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # the names are for annotations only: typing is not imported at run time
-    from typing import Any, Callable, Dict, List, Optional
+    from typing import Any, Callable, Dict, List, Optional, Tuple
 
     from ansible_collections.terok.lifecycle.plugins.module_utils._podman import Result
 
@@ -131,14 +132,59 @@ def typed_items(items: List[Dict[str, Any]]) -> List[Dict[str, Any]]:
     return typed
 
 
+# what run_command returns when its prompt_regex matched: the process is still running then
+_PROMPT_RC = 257
+
+
 class ModuleRunner(CommandRunner):
-    """Runs podman through ``AnsibleModule.run_command`` (streaming calls as CommandRunner does)."""
+    """Runs podman through ``AnsibleModule.run_command``, streaming calls included.
+
+    A streaming call ends early through run_command's own options: ``prompt_regex`` returns
+    as soon as the line waited for is on stdout, and ``before_communicate_callback`` hands
+    over the process, so that a timer can kill it when the timeout passes first. Either way
+    the process is ended and reaped before ``stream`` returns.
+    """
 
     def __init__(self, module: AnsibleModule) -> None:
         self.module = module
 
     def run(self, argv: List[str], data: Optional[str] = None) -> Result:
-        return self.module.run_command(argv, data=data, binary_data=True, encoding="utf-8", errors="surrogateescape")
+        # argv goes to podman as it is: run_command would otherwise expand $VARS and ~ in every argument
+        return self.module.run_command(argv, data=data, binary_data=True, encoding="utf-8", errors="surrogateescape",
+                                       expand_user_and_vars=False)
+
+    def stream(self, argv: List[str], needle: Optional[str], timeout: float) -> Tuple[str, Result]:
+        started: List[Any] = []
+        expired = threading.Event()
+
+        def expire(process: Any) -> None:
+            if process.poll() is None:
+                expired.set()
+                process.kill()
+
+        def watch(process: Any) -> None:
+            timer = threading.Timer(max(timeout, 0), expire, (process,))
+            timer.daemon = True
+            started.append((process, timer))
+            timer.start()
+
+        rc, out, err = self.module.run_command(
+            argv, prompt_regex=re.escape(needle) if needle else None, before_communicate_callback=watch,
+            encoding="utf-8", errors="surrogateescape", expand_user_and_vars=False,
+        )
+        for process, timer in started:
+            timer.cancel()
+            if process.poll() is None:
+                process.kill()
+            process.wait()
+            for pipe in (process.stdout, process.stderr):
+                if pipe is not None and not pipe.closed:
+                    pipe.close()
+        if needle and rc == _PROMPT_RC and needle in out:
+            return "found", (rc, out, "")  # stderr holds run_command's note about a prompt, not the process's
+        if expired.is_set():
+            return "timeout", (rc, out, err)
+        return "ended", (rc, out, err)
 
 
 def make_context(module: AnsibleModule) -> RunContext:

@@ -10,6 +10,7 @@ One listing (``podman ps -a --format json``) serves a whole module run; every ot
 a typed method (run_container, start, stop, unpause, remove, logs, image_exists, wait,
 follow_logs), argv only, never a shell. Every process goes through one injectable
 ``CommandRunner``: modules pass one that uses ``AnsibleModule.run_command``, tests a fake.
+No process is started here: this file imports no ``subprocess``.
 """
 
 from __future__ import annotations
@@ -18,11 +19,8 @@ import heapq
 import json
 import os
 import re
-import selectors
 import shutil
-import subprocess
 import tempfile
-import time
 
 from ansible_collections.terok.lifecycle.plugins.module_utils._errors import TerokError
 
@@ -138,26 +136,22 @@ class RunRequest:
 
 
 class CommandRunner:
-    """Runs the podman processes: ``run`` for a call that ends, ``spawn`` for one that streams."""
+    """How podman's processes are run: the modules pass ``ModuleRunner`` (``AnsibleModule.run_command``).
+
+    ``run`` is a call that ends; ``stream`` one that may not (``podman wait``, ``podman logs
+    --follow``), bounded by a timeout and, for a log, by the line it waits for.
+    """
 
     def run(self, argv: List[str], data: Optional[str] = None) -> Result:
         """Run ``argv`` without a shell, ``data`` on its standard input; return (rc, stdout, stderr) as text."""
-        proc = subprocess.run(
-            argv,
-            input=None if data is None else data.encode("utf-8", "surrogateescape"),
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            check=False,
-        )
-        return (
-            proc.returncode,
-            proc.stdout.decode("utf-8", "surrogateescape"),
-            proc.stderr.decode("utf-8", "surrogateescape"),
-        )
+        raise NotImplementedError
 
-    def spawn(self, argv: List[str]) -> subprocess.Popen:
-        """Start ``argv`` with stdout and stderr on one pipe and no stdin."""
-        return subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+    def stream(self, argv: List[str], needle: Optional[str], timeout: float) -> Tuple[str, Result]:
+        """Run ``argv`` until one of: its stdout holds ``needle`` (``found``: the process is then
+        ended), it ends by itself (``ended``), or ``timeout`` seconds pass (``timeout``: it is
+        killed). Return (outcome, (rc, stdout, stderr)); rc means something only when ``ended``.
+        """
+        raise NotImplementedError
 
 
 _STAMPED = re.compile(r"\d{4}-\d\d-\d\dT\S+ ")
@@ -194,9 +188,9 @@ def _detail(out: str, err: str) -> str:
 class Podman:
     """The podman program on the target, called with argv lists through one ``CommandRunner``."""
 
-    def __init__(self, executable: str = "podman", runner: Optional[CommandRunner] = None) -> None:
+    def __init__(self, executable: str, runner: CommandRunner) -> None:
         self.executable = executable
-        self.runner = runner or CommandRunner()
+        self.runner = runner
         self._path: Optional[str] = None
         self.calls = 0
 
@@ -228,9 +222,9 @@ class Podman:
             raise PodmanError("podman %s failed (rc=%s): %s" % (" ".join(args[:2]), rc, _detail(out, err)))
         return out
 
-    def _spawn(self, *args: str) -> subprocess.Popen:
+    def _stream(self, needle: Optional[str], timeout: float, *args: str) -> Tuple[str, Result]:
         self.calls += 1
-        return self.runner.spawn([self.path()] + list(args))
+        return self.runner.stream([self.path()] + list(args), needle, timeout)
 
     def list_containers(self) -> Dict[str, Container]:
         """Every container on the host by name, from one ``podman ps -a --format json``."""
@@ -373,20 +367,15 @@ class Podman:
         The container's own exit code is returned as it is, 124 included: the timeout is
         this call's, not a ``timeout`` command's.
         """
-        proc = self._spawn("wait", name)
-        try:
-            out, _err = proc.communicate(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.communicate()
+        outcome, (rc, out, err) = self._stream(None, timeout, "wait", name)
+        if outcome == "timeout":
             return None
-        text = out.decode("utf-8", "replace").strip()
-        if proc.returncode != 0:
-            raise PodmanError("podman wait %s failed (rc=%s): %s" % (name, proc.returncode, text[-2000:]))
+        if rc != 0:
+            raise PodmanError("podman wait %s failed (rc=%s): %s" % (name, rc, _detail(out, err)))
         try:
-            return int(text.splitlines()[-1])
+            return int(out.strip().splitlines()[-1])
         except (ValueError, IndexError):
-            raise PodmanError("podman wait %s printed no exit code: %r" % (name, text[-200:]))
+            raise PodmanError("podman wait %s printed no exit code: %r" % (name, out.strip()[-200:]))
 
     def follow_logs(
         self, name: str, needle: str, timeout: float, since: Optional[str] = None, keep: int = 20
@@ -394,43 +383,12 @@ class Podman:
         """Follow the container's log until a line holds ``needle``.
 
         Returns (outcome, last_lines) where outcome is ``found``, ``exited`` (the log ended:
-        the container stopped first) or ``timeout``.
+        the container stopped first) or ``timeout``. The last lines are the log's standard
+        output, then its standard error (podman gives them apart).
         """
         args = ["logs", "--follow"]
         if since:
             args += ["--since", since]
-        proc = self._spawn(*(args + [name]))
-        tail: List[str] = []
-        buffer = b""
-        deadline = time.monotonic() + timeout
-        selector = selectors.DefaultSelector()
-        selector.register(proc.stdout, selectors.EVENT_READ)
-        outcome = "timeout"
-        try:
-            while True:
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    break
-                if not selector.select(min(remaining, 1.0)):
-                    continue
-                chunk = os.read(proc.stdout.fileno(), 65536)
-                if not chunk:
-                    outcome = "exited"
-                    break
-                buffer += chunk
-                *lines, buffer = buffer.split(b"\n")
-                for raw in lines:
-                    line = raw.decode("utf-8", "replace").rstrip("\r")
-                    tail = (tail + [line])[-keep:]
-                    if needle in line:
-                        outcome = "found"
-                if outcome == "found":
-                    break
-        finally:
-            selector.close()
-            if proc.poll() is None:
-                proc.kill()
-            proc.communicate()
-        if buffer:
-            tail = (tail + [buffer.decode("utf-8", "replace")])[-keep:]
-        return outcome, tail
+        outcome, (_rc, out, err) = self._stream(needle, timeout, *(args + [name]))
+        tail = [line.rstrip("\r") for line in (out + err).splitlines()][-keep:]
+        return {"found": "found", "ended": "exited"}.get(outcome, "timeout"), tail

@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 
@@ -145,14 +146,32 @@ def _warning_texts(result):
     return texts
 
 
+@contextlib.contextmanager
+def module_args(args):
+    """``args`` as the arguments an AnsibleModule made inside the block reads (any ansible-core)."""
+    try:
+        from ansible.module_utils.testing import patch_module_args
+    except ImportError:  # ansible-core before 2.19: the arguments are a global of basic
+        from ansible.module_utils import basic
+
+        saved = basic._ANSIBLE_ARGS
+        basic._ANSIBLE_ARGS = json.dumps({"ANSIBLE_MODULE_ARGS": args}).encode("utf-8")
+        try:
+            yield
+        finally:
+            basic._ANSIBLE_ARGS = saved
+        return
+    with patch_module_args(args):
+        yield
+
+
 @pytest.fixture
 def run_module(capsys):
     """Run a module's ``main()`` with ``args``; return its result dict (``failed`` set on failure)."""
-    from ansible.module_utils.testing import patch_module_args
 
     def run(module, args):
         capsys.readouterr()  # drop anything printed before
-        with patch_module_args(args):
+        with module_args(args):
             with pytest.raises(SystemExit) as exit_info:
                 module.main()
         out = capsys.readouterr().out

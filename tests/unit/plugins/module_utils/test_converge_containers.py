@@ -266,9 +266,10 @@ def test_a_root_podman_cannot_mount_is_refused_before_anything_is_written(tmp_pa
     from ansible_collections.terok.lifecycle.plugins.module_utils._paths import Layout
     from ansible_collections.terok.lifecycle.plugins.module_utils._podman import Podman
     from ansible_collections.terok.lifecycle.plugins.module_utils._run_context import RunContext
+    from ansible_collections.terok.lifecycle.tests.support.fake_podman import FakePodman
 
     root = str(tmp_path / bad_root)
-    context = RunContext(Layout(root), Podman(str(podman_exe)))
+    context = RunContext(Layout(root), Podman(str(podman_exe), FakePodman()))
     with pytest.raises(TerokError) as err:
         converge_one(context, running_spec(name="a"))
     assert err.value.option == "root"

@@ -18,7 +18,10 @@ from ansible_collections.terok.lifecycle.plugins.module_utils._podman import (
     PodmanError,
     RunRequest,
 )
+from ansible_collections.terok.lifecycle.plugins.module_utils._module_support import ModuleRunner
 from ansible_collections.terok.lifecycle.tests.support.fake_podman import FakePodman, FakePodmanProgram
+from ansible_collections.terok.lifecycle.tests.support.process_runner import ProcessRunner
+from ansible_collections.terok.lifecycle.tests.unit.conftest import module_args
 
 MISSING = "terok-test-no-such-podman-8f3k2"
 
@@ -48,13 +51,15 @@ PS_OUTPUT = json.dumps(
 
 
 class Recorder(CommandRunner):
-    """Answers every call with ``result`` (raw podman output) and records it; streaming calls are spawned for real.
+    """Answers every call with ``result`` (raw podman output) and records it; streaming calls run for real
+    through ``streamer`` (the modules' runner, or the tests' process runner).
 
     Not a podman: for the client's argv and parsing; tests that need podman's behaviour use FakePodman.
     """
 
-    def __init__(self, result=(0, "", "")):
+    def __init__(self, result=(0, "", ""), streamer=None):
         self.result = result
+        self.streamer = streamer or ProcessRunner()
         self.calls = []
         self.spawned = []
 
@@ -62,9 +67,23 @@ class Recorder(CommandRunner):
         self.calls.append(list(argv))
         return self.result
 
-    def spawn(self, argv):
+    def stream(self, argv, needle, timeout):
         self.spawned.append(list(argv))
-        return super().spawn(argv)
+        return self.streamer.stream(argv, needle, timeout)
+
+
+def module_runner():
+    """The runner the modules use, on a real AnsibleModule."""
+    from ansible.module_utils.basic import AnsibleModule
+
+    with module_args({}):
+        return ModuleRunner(AnsibleModule(argument_spec={}))
+
+
+@pytest.fixture(params=["module", "process"])
+def streamer(request):
+    """Each real runner: the modules' (run_command) and the tests' (subprocess)."""
+    return module_runner() if request.param == "module" else ProcessRunner()
 
 
 @pytest.fixture
@@ -244,8 +263,8 @@ def test_executable_by_full_path(exe):
     assert podman.path() == exe
 
 
-def test_command_runner_runs_argv_without_a_shell(tmp_path):
-    rc, out, err = CommandRunner().run(["/bin/sh", "-c", 'printf "%s|" "$@"; echo oops >&2; exit 3', "sh", "a b", "$HOME"])
+def test_runners_run_argv_without_a_shell(streamer):
+    rc, out, err = streamer.run(["/bin/sh", "-c", 'printf "%s|" "$@"; echo oops >&2; exit 3', "sh", "a b", "$HOME"])
     assert rc == 3
     assert out == "a b|$HOME|"
     assert err == "oops\n"
@@ -253,7 +272,7 @@ def test_command_runner_runs_argv_without_a_shell(tmp_path):
 
 def test_real_podman_call_through_the_fake_program(podman_exe, podman_ps, podman_log):
     podman_ps([{"Names": ["demo-cli-k7m2q"], "State": "exited", "ExitCode": 0}])
-    containers = Podman(str(podman_exe)).list_containers()
+    containers = Podman(str(podman_exe), ProcessRunner()).list_containers()
     assert containers["demo-cli-k7m2q"].state == "exited"
     assert podman_log() == ["ps -a --format json"]
 
@@ -286,48 +305,71 @@ def test_stop_failure_raises(exe):
 
 
 @pytest.mark.parametrize("code", [0, 1, 124, 137])
-def test_wait_returns_the_container_exit_code(tmp_path, code):
+def test_wait_returns_the_container_exit_code(tmp_path, code, streamer):
     exe = script(tmp_path, '[ "$1" = wait ] && [ "$2" = demo-run-k7m2q ] && echo %d\n' % code)
-    assert Podman(exe, Recorder()).wait("demo-run-k7m2q", 5) == code
+    assert Podman(exe, Recorder(streamer=streamer)).wait("demo-run-k7m2q", 5) == code
 
 
-def test_wait_timeout_is_none_not_an_exit_code(tmp_path):
+def test_wait_timeout_is_none_not_an_exit_code(tmp_path, streamer):
     exe = script(tmp_path, "exec sleep 5\n")
-    assert Podman(exe, Recorder()).wait("c", 0.3) is None
+    assert Podman(exe, Recorder(streamer=streamer)).wait("c", 0.3) is None
 
 
-def test_wait_failure_raises(tmp_path):
+def test_wait_failure_raises(tmp_path, streamer):
     exe = script(tmp_path, 'echo "Error: no container with name c" >&2; exit 125\n')
     with pytest.raises(PodmanError) as err:
-        Podman(exe, Recorder()).wait("c", 5)
+        Podman(exe, Recorder(streamer=streamer)).wait("c", 5)
     assert "no container" in err.value.msg
 
 
-def test_follow_logs_finds_the_ready_line(tmp_path):
+def test_follow_logs_finds_the_ready_line(tmp_path, streamer):
     exe = script(tmp_path, 'echo ">> cloning"; echo ">> init complete"; exec sleep 5\n')
-    outcome, tail = Podman(exe, Recorder()).follow_logs("c", ">> init complete", 5)
+    outcome, tail = Podman(exe, Recorder(streamer=streamer)).follow_logs("c", ">> init complete", 5)
     assert outcome == "found"
     assert tail[-1] == ">> init complete"
 
 
-def test_follow_logs_reports_an_exit_before_ready(tmp_path):
+def test_follow_logs_reports_an_exit_before_ready(tmp_path, streamer):
     exe = script(tmp_path, 'echo "fatal: repository not found"\n')
-    outcome, tail = Podman(exe, Recorder()).follow_logs("c", ">> init complete", 5)
+    outcome, tail = Podman(exe, Recorder(streamer=streamer)).follow_logs("c", ">> init complete", 5)
     assert outcome == "exited"
     assert tail == ["fatal: repository not found"]
 
 
-def test_follow_logs_times_out(tmp_path):
+def test_follow_logs_times_out(tmp_path, streamer):
     exe = script(tmp_path, 'echo "still cloning"; exec sleep 5\n')
-    outcome, tail = Podman(exe, Recorder()).follow_logs("c", ">> init complete", 0.3)
+    outcome, tail = Podman(exe, Recorder(streamer=streamer)).follow_logs("c", ">> init complete", 0.3)
     assert outcome == "timeout"
     assert tail == ["still cloning"]
 
 
-def test_follow_logs_passes_since(tmp_path):
+def test_follow_logs_passes_since(tmp_path, streamer):
     exe = script(tmp_path, 'echo "$*"\n')
-    _outcome, tail = Podman(exe, Recorder()).follow_logs("c", "never", 5, since="1764321302.000000")
+    _outcome, tail = Podman(exe, Recorder(streamer=streamer)).follow_logs("c", "never", 5, since="1764321302.000000")
     assert tail == ["logs --follow --since 1764321302.000000 c"]
+
+
+def _gone(pid):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    return False
+
+
+@pytest.mark.parametrize("body, needle, timeout, outcome", [
+    ('echo ">> init complete"; exec sleep 30\n', ">> init complete", 30, "found"),
+    ("exec sleep 30\n", ">> init complete", 0.3, "timeout"),
+])
+def test_a_stream_that_stops_early_leaves_no_process(tmp_path, streamer, body, needle, timeout, outcome):
+    exe = script(tmp_path, 'echo $$ > "%s"; %s' % (tmp_path / "pid", body))
+    assert streamer.stream([exe], needle, timeout)[0] == outcome
+    assert _gone(int((tmp_path / "pid").read_text()))  # killed and reaped, not left behind
+
+
+def test_a_stream_reports_stderr_apart_and_the_exit_code(tmp_path, streamer):
+    exe = script(tmp_path, "echo out; echo err >&2; exit 7\n")
+    assert streamer.stream([exe], None, 5) == ("ended", (7, "out\n", "err\n"))
 
 
 def test_streaming_calls_go_through_the_injected_runner(tmp_path):
@@ -355,7 +397,7 @@ def test_the_fake_podman_spawns_what_it_emulates(exe):
 
 def test_the_fake_podman_program_plays_the_same_podman(tmp_path):
     program = FakePodmanProgram(str(tmp_path / "bin"), stuck=["demo-web-h3abc"], fail={"logs": (125, "Error: no logs")})
-    podman = Podman(program.path)
+    podman = Podman(program.path, ProcessRunner())
     podman.run_container(run_request())
     podman.stop("demo-cli-k7m2q", 10)
     with pytest.raises(PodmanError) as err:
