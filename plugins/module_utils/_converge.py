@@ -8,7 +8,8 @@
 
 ``converge_many`` is the one loop, for one spec (terok_task) and for many (terok_tasks):
 project by project in name order, one task session each (one lock, one read), every spec
-through ``converge``, which finds the task and calls ``ENSURE[spec.state]``. The ensure
+through ``converge``, which finds the task and calls ``ENSURE[spec.state]``. With
+``concurrency`` above 1 the container work of a project's items overlaps (``_item_pool``). The ensure
 functions decide; the session's primitives act, or in check mode only predict, so nothing
 here depends on check mode.
 """
@@ -18,6 +19,7 @@ from __future__ import annotations
 from ansible_collections.terok.lifecycle.plugins.module_utils import _archive
 from ansible_collections.terok.lifecycle.plugins.module_utils._container_spec import SPEC_LABEL
 from ansible_collections.terok.lifecycle.plugins.module_utils._errors import TerokError
+from ansible_collections.terok.lifecycle.plugins.module_utils._item_pool import ItemPool
 from ansible_collections.terok.lifecycle.plugins.module_utils._naming import MODES, container_name, container_names
 from ansible_collections.terok.lifecycle.plugins.module_utils._podman import PodmanError
 from ansible_collections.terok.lifecycle.plugins.module_utils._project_tasks import ProjectTasks, Task
@@ -186,12 +188,12 @@ def _start(session: TaskSession, task: Task, spec: Spec, action: str, name: str)
     # a (re)start begins a new run: mode set once, readiness, exit code and stop of the last run dropped
     before = task
     mode = start_mode(task, spec)
-    mark = session.context.changes
+    mark = session.changes
     changes = {"mode": mode, "unrestricted": not spec.container.confinement.restricted}  # terok records it on every run
     if mode in ("web", "toad") and spec.container.confinement.web_port() is not None:
         changes["web_port"] = spec.container.confinement.web_port()
     task = session.update_meta(task, changes, drop=("ready_at", "exit_code", "stopped_at"))
-    mark_started = session.context.changes
+    mark_started = session.changes
     since = "%.6f" % session.context.now().timestamp()  # for `podman logs --since`
     try:
         if action == "recreate":
@@ -206,7 +208,7 @@ def _start(session: TaskSession, task: Task, spec: Spec, action: str, name: str)
             session.unpause_container(task, name)
     except TerokError:
         # the podman action failed: the last run's readiness and exit code still hold
-        session.restore_meta(task, before, mark if session.context.changes == mark_started else None)
+        session.restore_meta(task, before, mark if session.changes == mark_started else None)
         raise
     return task, since
 
@@ -341,9 +343,9 @@ def converge(session: TaskSession, spec: Spec) -> Outcome:
     before = diff_state(task, session.result(task) if task else None, session.file_state(task))
     if spec.state == "running" and before:
         before["container_spec"] = _spec_digest(session, task, spec)
-    mark = session.context.changes
+    mark = session.changes
     reached: Union[Task, Gone] = ENSURE[spec.state](session, spec, task)
-    changed = session.context.changes > mark
+    changed = session.changes > mark
     if isinstance(reached, Gone):
         result = gone_result(reached.project, reached.task_id, reached.name, reached.archive_path)
         return Outcome(changed, result, before, {})
@@ -366,6 +368,7 @@ class Results:
 
     def __init__(self, count: int) -> None:
         self.outcomes: List[Optional[Outcome]] = [None] * count
+        self.errors: Dict[int, BaseException] = {}
         self.tasks: List[Optional[Dict[str, Any]]] = [None] * count
         self.diffs: List[Optional[Dict[str, Any]]] = [None] * count
         self.removed: List[Dict[str, Any]] = []
@@ -378,6 +381,28 @@ class Results:
         label = result.get("name") or result.get("task_id") or spec.name
         self.diffs[index] = dict(outcome.diff, before_header="%s/%s" % (spec.project, label))
         self.changed = self.changed or outcome.changed
+
+    def record_failure(self, index: int, spec: Spec, changed: bool, exc: BaseException) -> None:
+        """Item ``index`` failed: its result says so (``failed``, ``msg``, ``option``) and the run fails."""
+        result: Dict[str, Any] = {"project": spec.project, "task_id": spec.task_id, "name": spec.name,
+                                  "changed": changed, "failed": True, "msg": getattr(exc, "msg", None) or str(exc)}
+        if getattr(exc, "option", None):
+            result["option"] = getattr(exc, "option")
+        self.errors[index] = exc
+        self.tasks[index] = result
+        self.changed = self.changed or changed
+
+    def raise_first(self) -> None:
+        """Raise the first failure (by item), naming the other failed items in its message."""
+        if not self.errors:
+            return
+        first = min(self.errors)
+        exc = self.errors[first]
+        others = sorted(self.errors)[1:]
+        if not others or not isinstance(exc, TerokError):
+            raise exc
+        raise TerokError("%s (tasks %s failed too; see their results)" % (exc.msg, ", ".join(
+            "tasks[%d]" % index for index in others)), option=exc.option, path=exc.path)
 
     def record_removed(self, task: Task, outcome: Outcome) -> None:
         self.removed.append(dict(outcome.task, changed=outcome.changed))
@@ -413,16 +438,55 @@ def _archive_unlisted(session: TaskSession, kept: Set[str], results: Results) ->
         results.record_removed(task, converge(session, Spec(task.project, task_id=task_id, state="archived")))
 
 
+def _converge_items(session: TaskSession, specs: Sequence[Spec], indexes: Sequence[int], results: Results,
+                    concurrency: int) -> Set[str]:
+    """Converge the project's items, side by side when ``concurrency`` allows and containers are
+    involved; return the ids of the tasks they name. After a failure no further item starts."""
+    kept: Set[str] = set()
+
+    def one(index: int) -> None:
+        mark = session.changes
+        try:
+            outcome = converge(session, specs[index])
+        except Exception as exc:  # recorded for this item, then raised by results.raise_first
+            results.record_failure(index, specs[index], session.changes > mark, exc)
+            raise
+        results.record(index, specs[index], outcome)
+        if outcome.task.get("task_id"):
+            kept.add(outcome.task["task_id"])  # named by the list, whatever its state
+
+    with_containers = [index for index in indexes if specs[index].state != "present"]
+    if concurrency <= 1 or len(with_containers) < 2 or session.context.check_mode or session.lock is None:
+        for index in indexes:
+            one(index)
+        return kept
+
+    lock, tasks = session.lock, session.tasks
+
+    def reacquire() -> None:
+        lock.acquire()
+        tasks.load()
+
+    session.pool = ItemPool(concurrency, lock.release, reacquire)
+    try:
+        if session.pool.run(len(indexes), lambda position: one(indexes[position])):
+            results.raise_first()
+    finally:
+        session.pool = None
+    return kept
+
+
 def converge_many(
     context: RunContext, specs: Sequence[Spec], exclusive: bool = False, results: Optional[Results] = None,
-    items: bool = True,
+    items: bool = True, concurrency: int = 1,
 ) -> Results:
     """Converge ``specs`` project by project (sorted, one session each).
 
     ``items``: the specs are items of a list (terok_tasks), checked together first and
     named ``tasks[i]`` in errors. With ``exclusive`` the collection-managed tasks of each
     listed project that no spec names are archived. Pass ``results`` to keep what was done
-    when a later item fails.
+    when a later item fails. ``concurrency``: how many podman actions of a project's items
+    may run at once (1: one item after another).
     """
     results = results or Results(len(specs))
     by_project: Dict[str, List[int]] = {}
@@ -434,12 +498,7 @@ def converge_many(
         with open_session(context, project, may_create) as session:
             if items:
                 _check_distinct(session.tasks, specs, indexes)
-            kept = set()
-            for index in indexes:
-                outcome = converge(session, specs[index])
-                results.record(index, specs[index], outcome)
-                if outcome.task.get("task_id"):
-                    kept.add(outcome.task["task_id"])  # named by the list, whatever its state
+            kept = _converge_items(session, specs, indexes, results, concurrency)
             if exclusive:
                 _archive_unlisted(session, kept, results)
     return results

@@ -13,12 +13,17 @@ whether I/O may happen and counts the change once the primitive finished (a prim
 fails changed nothing); then the primitive updates the in-memory model the same way in
 both modes. Converging (``_converge.py``) is built from
 these primitives only, so check mode predicts with the very code that acts.
+
+When a project's items are converged side by side (``_item_pool``), ``pool`` is set: the
+primitives then let other items decide while podman acts (``_outside``), and the changes
+are counted per item (``changes`` is the calling thread's count).
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import threading
 
 from ansible_collections.terok.lifecycle.plugins.module_utils import _archive
 from ansible_collections.terok.lifecycle.plugins.module_utils._container_spec import READY_LINE, ContainerSpec
@@ -34,6 +39,8 @@ from ansible_collections.terok.lifecycle.plugins.module_utils._secrets import SE
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # the names are for annotations only: typing is not imported at run time
     from typing import Iterator, List, Optional, Sequence, Tuple
+
+    from ansible_collections.terok.lifecycle.plugins.module_utils._item_pool import ItemPool
 
 
 @contextlib.contextmanager
@@ -78,13 +85,30 @@ class TaskSession:
         self.tasks = tasks
         self.project = tasks.project
         self.lock = lock
+        self.pool: Optional[ItemPool] = None  # set while items are converged side by side
         self._files: dict = {}  # task id -> file state after ensure_files (what check mode predicts)
+        self._item = threading.local()  # the changes of the item the calling thread converges
+        self._counting = threading.Lock()
+
+    @property
+    def changes(self) -> int:
+        """How many changes the calling thread's item made so far (a mark to compare against)."""
+        return getattr(self._item, "changes", 0)
+
+    def _count(self, amount: int) -> None:
+        with self._counting:
+            self.context.changes += amount
+            self._item.changes = self.changes + amount
 
     @contextlib.contextmanager
     def _writing(self) -> Iterator[bool]:
         """The check-mode gate: yield whether I/O may happen; count the change when the block ends well."""
         yield not self.context.check_mode
-        self.context.changes += 1
+        self._count(1)
+
+    def _outside(self) -> contextlib.AbstractContextManager:
+        """Around a podman action: other items may decide meanwhile (a no-op for one item at a time)."""
+        return self.pool.outside() if self.pool is not None else contextlib.nullcontext()
 
     def result(self, task: Task, archive_path: Optional[str] = None) -> dict:
         """The task's result dict; a task that never ran needs no podman call."""
@@ -157,7 +181,7 @@ class TaskSession:
         """
         task = self.set_meta(task, before.meta)
         if unchanged_since is not None:
-            self.context.changes = unchanged_since
+            self._count(unchanged_since - self.changes)
         return task
 
     def update_meta(self, task: Task, changes: Optional[dict] = None, drop: Sequence[str] = ()) -> Task:
@@ -210,7 +234,8 @@ class TaskSession:
                 self.tasks.drop(task.task_id)
                 return None
             try:
-                self._remove_task_dir(task)
+                with self._outside():
+                    self._remove_task_dir(task)
             except (OSError, TerokError) as exc:
                 # keep the metadata (marked deleting): the task stays listed and a rerun retries
                 self.context.warn("workspace removal failed, the task is kept as deleting for a rerun: %s" % exc)
@@ -254,34 +279,38 @@ class TaskSession:
         )
         with self._writing() as real:
             if real:
-                try:
-                    for (secret, _target), variable in zip(request.secrets, sorted(spec.secret_env)):
-                        podman.create_secret(secret, spec.secret_env[variable])
-                    podman.run_container(request)
-                except TerokError:
-                    podman.remove_secrets([secret for secret, _target in request.secrets])
-                    raise
+                with self._outside():
+                    try:
+                        for (secret, _target), variable in zip(request.secrets, sorted(spec.secret_env)):
+                            podman.create_secret(secret, spec.secret_env[variable])
+                        podman.run_container(request)
+                    except TerokError:
+                        podman.remove_secrets([secret for secret, _target in request.secrets])
+                        raise
         self._note(task, name, "running", dict(request.labels))
 
     def start_container(self, task: Task, name: str) -> None:
         """Start a stopped container again (its workspace keeps the local work)."""
         with self._writing() as real:
             if real:
-                self.context.podman.start(name)
+                with self._outside():
+                    self.context.podman.start(name)
         self._note(task, name, "running")
 
     def unpause_container(self, task: Task, name: str) -> None:
         """Unpause a paused container."""
         with self._writing() as real:
             if real:
-                self.context.podman.unpause(name)
+                with self._outside():
+                    self.context.podman.unpause(name)
         self._note(task, name, "running")
 
     def stop_container(self, task: Task, name: str, timeout: int) -> None:
         """``podman stop --time timeout`` one container."""
         with self._writing() as real:
             if real:
-                self.context.podman.stop(name, timeout)
+                with self._outside():
+                    self.context.podman.stop(name, timeout)
         self._note(task, name, "exited")
 
     def remove_containers(self, task: Task, names: Sequence[str]) -> None:
@@ -299,8 +328,9 @@ class TaskSession:
         ]
         with self._writing() as real:
             if real:
-                self.context.podman.remove(names)
-                self.context.podman.remove_secrets(secrets)
+                with self._outside():
+                    self.context.podman.remove(names)
+                    self.context.podman.remove_secrets(secrets)
         for name in names:
             self._note(task, name, None)
 
@@ -311,12 +341,15 @@ class TaskSession:
         with self._writing() as real:
             if not real:
                 return
-            chunks = []
-            for name in names:
-                try:
-                    chunks.append(self.context.podman.logs(name))
-                except PodmanError as exc:
-                    self.context.warn("log capture for %s failed: %s" % (name, exc.msg))
+            chunks, failures = [], []
+            with self._outside():
+                for name in names:
+                    try:
+                        chunks.append(self.context.podman.logs(name))
+                    except PodmanError as exc:
+                        failures.append("log capture for %s failed: %s" % (name, exc.msg))
+            for failure in failures:
+                self.context.warn(failure)
             if not chunks:
                 return
             try:
@@ -330,10 +363,15 @@ class TaskSession:
         """Let other runs at the project while this one waits: the lock covers decisions and
         writes, never a wait. Afterwards the lock is taken again and the tasks are read afresh.
 
-        Check mode waits for nothing, so it keeps the lock and its predicted model.
+        Check mode waits for nothing, so it keeps the lock and its predicted model. With items
+        side by side, the pool lets the lock go while every item waits (see ``_item_pool``).
         """
         if self.context.check_mode or self.lock is None:
             yield
+            return
+        if self.pool is not None:
+            with self.pool.waiting():
+                yield
             return
         self.lock.release()
         try:

@@ -16,7 +16,12 @@ description:
     A loop of M(terok.lifecycle.terok_task) costs a module call per task; this does not.
   - Every item is validated before anything is done; a bad item fails the whole call, naming C(tasks[i]) and the
     option (for example C(tasks[3].state)), and nothing is written.
-  - Projects are converged one after another in name order; a fault stops the call at that item.
+  - Projects are converged one after another in name order. Within a project, the container work of the items
+    overlaps (see O(concurrency)): starting, recreating, stopping and removing containers, and waiting for their
+    readiness and exits. Decisions and metadata writes are made one item at a time, in the order of O(tasks), under
+    the project's lock, which is released while every item in progress waits.
+  - When an item fails, its result says why (C(failed), C(msg)), no further item starts, the items already started
+    finish, and the call fails naming the first failed item.
   - With O(exclusive=true), the tasks of the listed projects that this collection made (C(managed_by=terok.lifecycle))
     and that no item names are archived; tasks that terok made by hand are never touched.
 author:
@@ -166,6 +171,15 @@ options:
       - Archive the collection-made tasks of the listed projects that no item names.
     type: bool
     default: false
+  concurrency:
+    description:
+      - How many podman actions (C(podman run), C(start), C(stop), C(rm), C(logs)) of one project's items run at
+        once. Waits for readiness and exits are not limited by it: N agents waiting cost about as long as the slowest.
+      - The default suits a small host (2 cores); a larger host can take more, since a C(podman run) mostly waits for
+        storage and the network set-up. V(1) converges one item after another.
+      - Check mode always predicts one item after another (it waits for nothing).
+    type: int
+    default: 4
 extends_documentation_fragment:
   - terok.lifecycle.common
   - terok.lifecycle.common.attributes
@@ -195,6 +209,14 @@ EXAMPLES = r"""
   ansible.builtin.debug:
     msg: "{{ converged.tasks | selectattr('changed') | map(attribute='name') | list }}"
 
+- name: Agents started side by side, eight container actions at a time
+  terok.lifecycle.terok_tasks:
+    image: localhost/terok-task:latest
+    concurrency: 8
+    tasks: "{{ agents | map('combine', {'project': 'demo', 'state': 'running'}) | list }}"
+  vars:
+    agents: [{name: agent-1}, {name: agent-2}, {name: agent-3}, {name: agent-4}]
+
 - name: Exactly these tasks in project demo; archive the other tasks this collection made there
   terok.lifecycle.terok_tasks:
     exclusive: true
@@ -210,7 +232,8 @@ tasks:
   description:
     - One result per item of O(tasks), in the same order, shaped as RV(terok.lifecycle.terok_task#module:task)
       with a key C(changed) more.
-    - When the call fails at an item, the items converged before it are returned and the others are null.
+    - When the call fails, the items that finished are returned, a failed item as its identity with C(failed),
+      C(msg) and C(option), and the items not started are null.
   returned: always
   type: list
   elements: dict
@@ -218,6 +241,18 @@ tasks:
     changed:
       description: Whether this item changed anything.
       type: bool
+    failed:
+      description: Present and true on an item that failed (the call fails too).
+      type: bool
+      returned: on an item that failed
+    msg:
+      description: Why the item failed.
+      type: str
+      returned: on an item that failed
+    option:
+      description: The option the failure is about, where one is.
+      type: str
+      returned: on an item that failed, when known
     task_id:
       description: The task's id; null for a task that check mode would create.
       type: str
@@ -295,6 +330,7 @@ removed:
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.terok.lifecycle.plugins.module_utils._converge import Results, converge_many
+from ansible_collections.terok.lifecycle.plugins.module_utils._errors import TerokError
 from ansible_collections.terok.lifecycle.plugins.module_utils._module_support import (
     common_argument_spec,
     run_module,
@@ -315,6 +351,7 @@ def main():
         },
         image={"type": "str"},
         exclusive={"type": "bool", "default": False},
+        concurrency={"type": "int", "default": 4},
     )
     module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
 
@@ -322,8 +359,11 @@ def main():
         # what a failure returns: the items converged so far, null for the others
         results = Results(len(module.params["tasks"]))
         partial.update(tasks=results.tasks, removed=results.removed)
+        if module.params["concurrency"] < 1:
+            raise TerokError("concurrency must be 1 or more, got %d" % module.params["concurrency"], option="concurrency")
         specs = specs_from_items(typed_items(module.params["tasks"]), module.params)
-        converge_many(context, specs, exclusive=module.params["exclusive"], results=results)
+        converge_many(context, specs, exclusive=module.params["exclusive"], results=results,
+                      concurrency=module.params["concurrency"])
         output = {"changed": results.changed, "tasks": results.tasks, "removed": results.removed}
         if module._diff:
             output["diff"] = [diff for diff in results.diffs if diff and diff.get("before") != diff.get("after")]

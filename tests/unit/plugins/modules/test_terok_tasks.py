@@ -78,8 +78,9 @@ def test_result_keys_are_the_documented_ones(run_module, args, write_managed):
     write_managed("demo", "k7m2q", "unlisted")
     result = run_module(terok_tasks, args([item(name="a")], exclusive=True))
     documented = set(re.findall(r"^    (\w+):\n      description:", terok_tasks.RETURN, re.M))
-    assert set(result["tasks"][0]) == documented
-    assert set(result["removed"][0]) == documented
+    on_failure = {"failed", "msg", "option"}  # documented as returned on an item that failed
+    assert set(result["tasks"][0]) == documented - on_failure
+    assert set(result["removed"][0]) == documented - on_failure
     top = set(re.findall(r"^(\w+):\n  description:", terok_tasks.RETURN, re.M))
     assert top == {"tasks", "removed"}
 
@@ -293,3 +294,20 @@ def test_item_values_are_converted_as_terok_task_converts_them(run_module, args,
     result = run_module(terok_tasks, args([item(name="a", archive="no", state="absent", stop_timeout="5")]))
     assert result.get("failed") is not True, result
     assert result["tasks"][0]["status"] == "absent"
+
+
+def test_concurrency_below_one_is_refused_before_anything_is_written(run_module, args, root):
+    result = run_module(terok_tasks, args([item(name="a")], concurrency=0))
+    assert result.get("failed") is True
+    assert result["option"] == "concurrency" and "1 or more" in result["msg"]
+    assert not os.path.exists(root)
+
+
+def test_a_failed_item_reports_its_own_error(run_module, args, write_task):
+    write_task("demo", "k7m2q", "job", meta={"mode": "run"})
+    result = run_module(terok_tasks, args([item(name="fine"), item(name="job", state="running", mode="cli", image=IMAGE)]))
+    assert result.get("failed") is True
+    assert result["tasks"][0]["changed"] is True and "failed" not in result["tasks"][0]
+    failed = result["tasks"][1]
+    assert failed["failed"] is True and failed["option"] == "mode" and "keeps its first mode" in failed["msg"]
+    assert failed["name"] == "job" and failed["project"] == "demo" and failed["changed"] is False
