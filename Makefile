@@ -115,7 +115,7 @@ demo-cleanup:
 	tools/demo.sh cleanup $(ARGS)
 
 clean:
-	rm -rf tests/output .pytest_cache "$${TEROK_TEST_ROOT:-$${TMPDIR:-/tmp}/terok-lifecycle-test}"
+	. tools/lib.sh && rm -rf tests/output .pytest_cache "$$ANSIBLE_TEST_ROOT"
 	find . \( -path ./.venv -o -path ./.venv-terok -o -path ./.git \) -prune -o \
 		-name __pycache__ -type d -prune -exec rm -rf {} +
 

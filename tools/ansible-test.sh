@@ -22,7 +22,8 @@
 # ansible-test only runs from a directory whose real path ends in
 # ansible_collections/<namespace>/<name>, so the work tree (less .git, the venvs, .cache,
 # tests/output and whatever .gitignore ignores) is synced to
-# ${TEROK_TEST_ROOT:-${TMPDIR:-/tmp}/terok-lifecycle-test}/ansible_collections/terok/lifecycle
+# $ANSIBLE_TEST_ROOT/ansible_collections/terok/lifecycle (tools/lib.sh: $TEROK_TEST_ROOT, else
+# ${TMPDIR:-/tmp}/terok-lifecycle-test-<hash of this clone's path>)
 # and ansible-test runs there, with the real interpreters (.cache/pybin), the podman
 # wrapper and terok-test-env (.cache/testbin) and .venv/bin first on PATH. Its
 # tests/output (junit, results, logs) is copied back into this repository's tests/output.
@@ -155,7 +156,7 @@ if [ "$HOME" != "$ANSIBLE_TEST_HOME" ]; then
     link_pip_config "$HOME/.pip/pip.conf" "$ANSIBLE_TEST_HOME/.pip/pip.conf"
 fi
 
-TEST_ROOT="${TEROK_TEST_ROOT:-${TMPDIR:-/tmp}/terok-lifecycle-test}"
+TEST_ROOT="$ANSIBLE_TEST_ROOT"
 if [ "$core" != "$MAIN_CORE" ]; then
     TEST_ROOT="$TEST_ROOT/core-$core"
 fi

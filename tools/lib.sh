@@ -19,6 +19,12 @@ COLLECTIONS_DIR="$CACHE_DIR/collections"
 # HOME of ansible-test (tools/ansible-test.sh): the get-pip stand-ins (tools/bootstrap.sh),
 # ansible-test's sanity venvs, the pip cache and ansible's temp files stay in this clone
 ANSIBLE_TEST_HOME="$CACHE_DIR/ansible-test-home"
+# where tools/ansible-test.sh copies the tree for ansible-test (which must run in
+# .../ansible_collections/terok/lifecycle, outside any git work tree: inside this one it would
+# list the copy's files with git, which ignores .cache). One folder per clone (a hash of its
+# path), so that two clones never sync into the same copy, and a clone's delegation venvs
+# (tests/output/.tmp there) are its own.
+ANSIBLE_TEST_ROOT="${TEROK_TEST_ROOT:-${TMPDIR:-/tmp}/terok-lifecycle-test-$(printf '%s' "$REPO_ROOT" | sha256sum | cut -c1-8)}"
 TASK_IMAGE="${TEROK_TASK_IMAGE:-localhost/terok-task:latest}"
 # the same on USER dev (uid 1000), as terok's images run: for the rootless tests
 DEV_IMAGE="${TEROK_TASK_DEV_IMAGE:-localhost/terok-task-dev:latest}"
