@@ -2,8 +2,9 @@
 # Copyright (c) terok.lifecycle contributors
 # GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""Rootless podman, for real: terok_task run as the test user with an image whose user is ``dev``
-(uid 1000), as terok runs its agents.
+"""Rootless podman, for real: the three modules run as the test user with an image whose user is
+``dev`` (uid 1000), as terok runs its agents, and the real terok 0.9.1 CLI, also as the user, on
+the tasks they made.
 
 The test user (``terok-test``, or ``$TEROK_TEST_USER``) is made by ``tools/test-user.sh``; the
 image ``localhost/terok-task-dev:latest`` (``USER dev``) is built by ``tools/build-image.sh``
@@ -44,6 +45,17 @@ The fields read from ``podman inspect`` (podman 4.3.1):
   resource limit ("Resource limits are not supported and ignored on cgroups V1 rootless
   systems") and shows 0 there, so on such a host the test asks instead that the container was
   made with a finite ``--pids-limit`` (``Config.CreateCommand``), and says so.
+
+The second part (``rootless_bulk``): terok_tasks converges three tasks of another project as the
+user (``shell`` and ``loose``, the latter ``restricted: false``, both running ``sleep``; ``idle``
+present), twice (the rerun is ``ok``), and terok_task_info lists them. Then, as the user:
+``tmux -V`` in the image, our ``tmux_login_command`` in a terminal (``script``) typing a line into
+the session's shell; terok (``TEROK_ROOT`` and its config relocated under the test's directory):
+``terok task list``, ``terok task status`` of both running tasks (``Permissions: restricted`` /
+``unrestricted``, from ``unrestricted`` in ``_meta.yml``), its login command from its own API (the
+same argv as ours), ``terok login`` in a terminal, and ``terok task stop``. The modules then see
+``shell`` stopped and terok_tasks archives all three, leaving nothing. terok needs Python 3.12,
+which here lies under root's home (0700): see ``user_terok_shell`` for how the user reaches it.
 """
 
 from __future__ import annotations
@@ -140,10 +152,10 @@ def rootless_conf(path):
     os.chmod(path, 0o644)
 
 
-def user_task(name, module_args, conf, var):
+def user_task(name, module_args, conf, var, module="terok_task"):
     return {
         "name": name,
-        "terok.lifecycle.terok_task": module_args,
+        "terok.lifecycle." + module: module_args,
         "environment": {"CONTAINERS_CONF": conf},
         "become": True,
         "become_user": TEST_USER,
@@ -447,3 +459,377 @@ def test_nothing_of_the_tasks_is_left(rootless_run):
                    if start <= ids[0] < start + size or start <= ids[1] < start + size]
     assert subordinate == [], "left with subordinate ids:\n" + "\n".join(subordinate)
     assert rootless_run["left"] == [], "containers left: %s" % rootless_run["left"]
+
+
+# ======================================================================================
+# terok_tasks and terok_task_info as the user, and the real terok CLI on the same tasks
+# ======================================================================================
+# terok_tasks converges three tasks of one project as the user, two of them running (a
+# restricted one and ``restricted: false``), then terok_task_info lists them. On the running
+# containers: ``tmux_login_command`` really logs in (under ``script``, which gives it a terminal),
+# and the real terok 0.9.1, run as the user, shows ``terok task status``, gives its login command
+# (the same argv as ours), logs in with ``terok login`` and stops a task with ``terok task stop``;
+# the modules then see it stopped and archive all three as the user, leaving nothing.
+TEROK_VENV = os.environ.get("TEROK_VENV") or os.path.join(S.REPO, ".venv-terok")
+BULK_PROJECT = "rootless-bulk-%x" % (os.getpid() & 0xFFFF)
+SLEEP = ["sleep", "900"]
+# what a login types into the session's shell: a line in the workspace, then the end of the shell
+LOGIN_INPUT = 'echo "$1 uid=$(id -u) term=$TERM tmux=${TMUX:+yes}" > /workspace/$1.txt; exit\n'
+TEROK_LOGIN_API = (
+    "import json, sys\n"
+    "from terok.lib.api import get_login_command\n"
+    "print(json.dumps(get_login_command(sys.argv[1], sys.argv[2])))\n"
+)
+
+
+def terok_python():
+    """The Python of terok's virtualenv, and whether it lies under a home that the user cannot enter."""
+    python = os.path.join(TEROK_VENV, "bin", "python")
+    if not os.access(os.path.join(TEROK_VENV, "bin", "terok"), os.X_OK):
+        pytest.fail("%s/bin/terok is missing: run make bootstrap (it makes .venv-terok)" % TEROK_VENV)
+    return python, os.path.realpath(python)
+
+
+def user_terok_shell(argv, env, base, stdin=None, timeout=120):
+    """``argv`` as the user, where the user can run terok's virtualenv.
+
+    terok needs Python >= 3.12, which here is pyenv's under root's home (mode 0700), so the user
+    could not start the venv's interpreter. The command therefore runs in a private mount
+    namespace of its own (``unshare -m``): there root's home is an empty tmpfs (0711) holding only
+    the directory of the interpreter (e.g. ``.pyenv``), bind-mounted read-only. Nothing changes
+    outside that namespace, and a Python outside root's home needs none of it.
+    """
+    root_home = pwd.getpwuid(0).pw_dir.rstrip("/")
+    _python, real = terok_python()
+    prefix = "".join("%s=%s " % (key, shlex.quote(value)) for key, value in env.items())
+    command = prefix + " ".join(shlex.quote(arg) for arg in argv)
+    su = ["su", "-", TEST_USER, "-s", "/bin/sh", "-c", command]
+    if real.startswith(root_home + "/"):
+        top = real[len(root_home) + 1:].split("/", 1)[0]  # e.g. .pyenv
+        keep = os.path.join(base, "private", "keep-" + top)
+        os.makedirs(keep, exist_ok=True)
+        script = ('set -e; mount --bind "$1/$2" "$3"; mount -o remount,bind,ro "$3"; '
+                  'mount -t tmpfs -o mode=0711,size=1m terok-test-view "$1"; mkdir "$1/$2"; '
+                  'mount --bind "$3" "$1/$2"; shift 3; exec "$@"')
+        su = ["unshare", "-m", "--propagation", "private", "sh", "-c", script, "sh", root_home, top, keep] + su
+    proc = subprocess.run(su, input=stdin, stdout=subprocess.PIPE, stderr=subprocess.PIPE, check=False,
+                          timeout=timeout)
+    return proc.returncode, proc.stdout.decode("utf-8", "replace"), proc.stderr.decode("utf-8", "replace")
+
+
+def in_a_terminal(command):
+    """``command`` (a shell line) under ``script``, which gives it a terminal as a login needs."""
+    return ["script", "-qec", command, "/dev/null"]
+
+
+def not_a_warning(text):
+    return "\n".join(line for line in text.splitlines() if "is not a shared mount" not in line)
+
+
+@pytest.fixture(scope="module")
+def rootless_bulk():
+    if os.geteuid() != 0:
+        pytest.skip("the rootless tests switch users: run them as root")
+    try:
+        user = pwd.getpwnam(TEST_USER)
+    except KeyError:
+        pytest.fail("the test user %s does not exist: run tools/test-user.sh (tools/bootstrap.sh does)" % TEST_USER)
+    podman = real_podman()
+    if as_user(podman, "image", "exists", DEV_IMAGE, check=False)[0] != 0:
+        pytest.fail("%s is not in %s's podman storage: run make image (tools/rootless-image.sh)" % (DEV_IMAGE, TEST_USER))
+    if shutil.which("script") is None:
+        pytest.fail("script (util-linux) is missing: the logins need a terminal")
+    terok_python()
+    started = time.monotonic()
+
+    base = tempfile.mkdtemp(prefix="terok-rootless-bulk-", dir="/tmp")
+    os.chmod(base, 0o755)
+    private = os.path.join(base, "private")
+    os.mkdir(private, 0o700)
+    conf = os.path.join(base, "containers.conf")
+    rootless_conf(conf)
+    home = os.path.join(base, "user")
+    root = os.path.join(home, "root")
+    etc = os.path.join(home, "terok-etc")
+    for path in (home, os.path.join(etc, "projects", BULK_PROJECT), os.path.join(home, "state"),
+                 os.path.join(home, "cache"), os.path.join(home, "runtime")):
+        os.makedirs(path, 0o700, exist_ok=True)
+    with open(os.path.join(etc, "projects", BULK_PROJECT, "project.yml"), "w", encoding="utf-8") as handle:
+        handle.write("")  # an empty project.yml is a valid terok project
+    subprocess.run(["chown", "-R", "%d:%d" % (user.pw_uid, user.pw_gid), home], check=True)
+    os.chmod(home, 0o755)
+    # terok relocated under the test's directory; the user's own HOME, XDG_CONFIG_HOME and
+    # XDG_DATA_HOME stay, since they hold the user's podman storage and its settings
+    terok_env = {
+        "CONTAINERS_CONF": conf, "TEROK_ROOT": root, "TEROK_CONFIG_DIR": etc,
+        "TEROK_CONFIG_FILE": os.path.join(etc, "config.yml"), "XDG_STATE_HOME": os.path.join(home, "state"),
+        "XDG_CACHE_HOME": os.path.join(home, "cache"), "TEROK_RUNTIME_DIR": os.path.join(home, "runtime"),
+        "TERM": "xterm", "NO_COLOR": "1",
+    }
+
+    env = run_env()
+    common = {"root": root, "executable": podman}
+    running = {"project": BULK_PROJECT, "state": "running", "mode": "cli", "command": SLEEP, "network": "none",
+               "ready_timeout": 300}
+    items = [
+        dict(running, name="shell"),
+        dict(running, name="loose", restricted=False),
+        {"project": BULK_PROJECT, "name": "idle"},
+    ]
+    gone = [{"project": BULK_PROJECT, "name": name, "state": "archived"} for name in ("shell", "loose", "idle")]
+
+    # 1. converge and list, as the user
+    first_path = os.path.join(private, "first.json")
+    book = write_play(os.path.join(private, "first.yml"), play("bulk as %s" % TEST_USER, [
+        user_task("converge", dict(common, image=DEV_IMAGE, tasks=items), conf, "r_bulk", "terok_tasks"),
+        user_task("converge again", dict(common, image=DEV_IMAGE, tasks=items), conf, "r_bulk_again", "terok_tasks"),
+        user_task("list", dict(common, project=BULK_PROJECT, check_images=True), conf, "r_info", "terok_task_info"),
+    ], {"bulk": "r_bulk", "bulk again": "r_bulk_again", "info": "r_info"}, first_path))
+    step = time.monotonic()
+    rc, out, err = run_playbook(book, env, base)
+    converge_seconds = time.monotonic() - step
+    first = load_results(first_path)
+    listed = {task.get("name"): task for task in (first.get("info") or {}).get("tasks") or []}
+
+    # 2. the containers, as podman shows them
+    inspect = {}
+    for name in ("shell", "loose"):
+        container = (listed.get(name) or {}).get("container_name")
+        if container:
+            code, text, _err = as_user(podman, "inspect", container, env={"CONTAINERS_CONF": conf}, check=False)
+            if code == 0:
+                inspect[name] = json.loads(text)[0]
+            # the container's first process (podman's --init): what the kernel says of no_new_privs
+            code, text, _err = as_user(podman, "exec", container, "grep", "^NoNewPrivs:", "/proc/1/status",
+                                       env={"CONTAINERS_CONF": conf}, check=False)
+            if code == 0 and name in inspect:
+                inspect[name]["_no_new_privs"] = text.split(":", 1)[1].strip()
+
+    # 3. our tmux login into "shell", in a terminal; tmux in the image
+    logins = {}
+    step = time.monotonic()
+    shell = listed.get("shell") or {}
+    tmux_version = None
+    if shell.get("tmux_login_command"):
+        code, text, _err = as_user(podman, "exec", shell["container_name"], "tmux", "-V",
+                                   env={"CONTAINERS_CONF": conf}, check=False)
+        tmux_version = text.strip() if code == 0 else None
+        line = shell["tmux_login_command"].replace("podman ", shlex.quote(podman) + " ", 1)
+        logins["ours"] = user_terok_shell(in_a_terminal(line), terok_env, base,
+                                          stdin=LOGIN_INPUT.replace("$1", "ours").encode())
+    tmux_seconds = time.monotonic() - step
+
+    # 4. the real terok, as the user
+    terok = os.path.join(TEROK_VENV, "bin", "terok")
+    python = os.path.join(TEROK_VENV, "bin", "python")
+    cli = {}
+    step = time.monotonic()
+    ids = {name: (listed.get(name) or {}).get("task_id") for name in ("shell", "loose", "idle")}
+    if all(ids.values()):
+        cli["list"] = user_terok_shell([terok, "--no-emoji", "task", "list", BULK_PROJECT], terok_env, base)
+        for name in ("shell", "loose"):
+            cli["status " + name] = user_terok_shell(
+                [terok, "--no-emoji", "task", "status", BULK_PROJECT, ids[name]], terok_env, base)
+        cli["login command"] = user_terok_shell([python, "-c", TEROK_LOGIN_API, BULK_PROJECT, ids["loose"]],
+                                                terok_env, base)
+        logins["terok"] = user_terok_shell(
+            in_a_terminal(" ".join(shlex.quote(arg) for arg in [terok, "login", BULK_PROJECT, ids["loose"]])),
+            terok_env, base, stdin=LOGIN_INPUT.replace("$1", "terok").encode())
+        cli["stop"] = user_terok_shell([terok, "--no-emoji", "task", "stop", BULK_PROJECT, ids["shell"],
+                                        "--timeout", "2"], terok_env, base)
+    terok_seconds = time.monotonic() - step
+    written = {}
+    for name, key in (("shell", "ours"), ("loose", "terok")):
+        workspace = (listed.get(name) or {}).get("workspace")
+        path = os.path.join(workspace or "/nonexistent", key + ".txt")
+        if os.path.isfile(path):
+            with open(path, encoding="utf-8", errors="replace") as handle:
+                written[key] = (handle.read(), os.lstat(path).st_uid)
+
+    # 5. what the modules see after terok's stop, then all three archived as the user (twice)
+    last_path = os.path.join(private, "last.json")
+    book = write_play(os.path.join(private, "last.yml"), play("after terok, as %s" % TEST_USER, [
+        user_task("list after the stop", dict(common, project=BULK_PROJECT), conf, "r_info", "terok_task_info"),
+        user_task("shell stopped", dict(common, project=BULK_PROJECT, name="shell", state="stopped"), conf,
+                  "r_stopped", "terok_task"),
+        user_task("archive", dict(common, tasks=gone), conf, "r_archive", "terok_tasks"),
+        user_task("archive again", dict(common, tasks=gone), conf, "r_archive_again", "terok_tasks"),
+    ], {"info": "r_info", "stopped": "r_stopped", "archive": "r_archive", "archive again": "r_archive_again"},
+        last_path))
+    step = time.monotonic()
+    lrc, lout, lerr = run_playbook(book, env, base)
+    last_seconds = time.monotonic() - step
+    last = load_results(last_path)
+    _code, left, _err = as_user(podman, "ps", "-a", "--filter", "name=^%s-" % BULK_PROJECT, "--format",
+                                "{{.Names}}", env={"CONTAINERS_CONF": conf}, check=False)
+    seconds = time.monotonic() - started
+    S.count("rootless bulk: module runs as %s" % TEST_USER, 7)
+    S.count("rootless bulk: seconds of the converge playbook (terok_tasks x2, terok_task_info)",
+            round(converge_seconds, 1))
+    S.count("rootless bulk: seconds of tmux -V and our tmux login", round(tmux_seconds, 1))
+    S.count("rootless bulk: seconds of the terok CLI (list, 2 status, login command, login, stop)",
+            round(terok_seconds, 1))
+    S.count("rootless bulk: seconds of the last playbook (info, stopped, archive x2)", round(last_seconds, 1))
+    S.count("rootless bulk: seconds in all", round(seconds, 1))
+
+    yield {
+        "user": user, "root": root, "rc": rc, "output": out + err, "first": first, "listed": listed,
+        "inspect": inspect, "tmux_version": tmux_version, "logins": logins, "cli": cli, "ids": ids,
+        "written": written, "lrc": lrc, "loutput": lout + lerr, "last": last, "left": left.split(),
+        "podman": podman,
+    }
+    _code, names, _err = as_user(podman, "ps", "-a", "--filter", "name=^%s-" % BULK_PROJECT, "--format",
+                                 "{{.Names}}", env={"CONTAINERS_CONF": conf}, check=False)
+    if names.split():
+        as_user(podman, "rm", "-f", "-t", "0", *names.split(), env={"CONTAINERS_CONF": conf}, check=False)
+    shutil.rmtree(base, ignore_errors=True)
+
+
+
+def bulk_result(bulk, part, key):
+    result = bulk[part].get(key)
+    output = bulk["output"] if part == "first" else bulk["loutput"]
+    assert result is not None, "no result saved for %s (rc %s):\n%s" % (key, bulk["rc"], output[-6000:])
+    assert S.crash_signs(result) is None, describe(result)
+    assert not result.get("failed"), describe(result)
+    return result
+
+
+def bulk_task(bulk, name):
+    task = bulk["listed"].get(name)
+    assert task is not None, "terok_task_info did not list %s: %s" % (name, describe(bulk["first"].get("info") or {}))
+    return task
+
+
+def test_terok_tasks_converges_three_tasks_as_the_user_and_a_rerun_is_ok(rootless_bulk):
+    first = bulk_result(rootless_bulk, "first", "bulk")
+    by_name = {task["name"]: task for task in first["tasks"]}
+    assert first["changed"] and all(task["changed"] for task in first["tasks"]), describe(first)
+    assert {name: task["status"] for name, task in by_name.items()} == {
+        "shell": "running", "loose": "running", "idle": "created"}, describe(first)
+    again = bulk_result(rootless_bulk, "first", "bulk again")
+    assert not again["changed"] and not any(task["changed"] for task in again["tasks"]), describe(again)
+    assert [task["task_id"] for task in again["tasks"]] == [task["task_id"] for task in first["tasks"]]
+
+
+def test_terok_task_info_lists_them_as_the_user(rootless_bulk):
+    bulk_result(rootless_bulk, "first", "info")
+    assert sorted(rootless_bulk["listed"]) == ["idle", "loose", "shell"]
+    for name, restricted in (("shell", True), ("loose", False)):
+        task = bulk_task(rootless_bulk, name)
+        assert (task["status"], task["container_state"], task["managed"]) == ("running", "running", True), task
+        assert task["ready_at"] and task["image_id"] and task["image_outdated"] is False, task
+        confinement = task["confinement"] or {}
+        assert confinement.get("userns") == "keep-id:uid=1000,gid=1000", confinement
+        assert confinement.get("restricted") is restricted and confinement.get("network") == "none", confinement
+        assert task["login_command"] == "podman exec -it %s bash" % task["container_name"]
+        assert task["tmux_login_command"] == "podman exec -it %s tmux new-session -A -s main" % task["container_name"]
+    idle = bulk_task(rootless_bulk, "idle")
+    assert (idle["status"], idle["container_name"], idle["login_command"], idle["tmux_login_command"]) == (
+        "created", None, None, None), idle
+
+
+def test_rootless_cgroups_v1_warns_that_the_limits_are_ignored(rootless_bulk):
+    """The run that made the containers warns (pids_limit's default 4096 is a limit) exactly when this host is
+    rootless cgroups v1; the rerun, which makes no container, does not."""
+    warned = [w for w in bulk_result(rootless_bulk, "first", "bulk").get("warnings", [])
+              if "ignores resource limits" in w]
+    if _cgroups_v1_rootless():
+        assert len(warned) == 1 and "pids_limit 4096 not enforced" in warned[0], warned
+    else:
+        assert warned == [], warned
+    again = bulk_result(rootless_bulk, "first", "bulk again")
+    assert not [w for w in again.get("warnings", []) if "ignores resource limits" in w], describe(again)
+
+
+@pytest.mark.parametrize("name, restricted", [("shell", True), ("loose", False)])
+def test_inspect_of_a_restricted_and_an_unrestricted_rootless_task(rootless_bulk, name, restricted):
+    data = rootless_bulk["inspect"].get(name)
+    assert data is not None, "no podman inspect of %s: %s" % (name, bulk_task(rootless_bulk, name))
+    host = data["HostConfig"]
+    assert ("no-new-privileges" in (host.get("SecurityOpt") or [])) is restricted, host.get("SecurityOpt")
+    assert data.get("_no_new_privs") == ("1" if restricted else "0"), (
+        "NoNewPrivs of the container's first process: %r" % data.get("_no_new_privs"))
+    for field in ("UidMap", "GidMap"):
+        assert "1000:0:1" in ((host.get("IDMappings") or {}).get(field) or []), host.get("IDMappings")
+    assert "CAP_NET_RAW" in (host.get("CapDrop") or []), host.get("CapDrop")
+    kept = [cap for cap in CAP_BITS if cap in (data.get("BoundingCaps") or [])]
+    assert kept == [], "BoundingCaps still has %s" % kept
+    assert data["Config"].get("User") == "dev", "Config.User %r: the image's user" % data["Config"].get("User")
+    assert host.get("NetworkMode") == "none", host.get("NetworkMode")
+
+
+def _login_line(text):
+    return text.strip().split()
+
+
+def test_the_image_has_tmux_and_our_tmux_login_works(rootless_bulk):
+    assert (rootless_bulk["tmux_version"] or "").startswith("tmux "), rootless_bulk["tmux_version"]
+    rc, out, err = rootless_bulk["logins"].get("ours") or (None, "", "no login ran")
+    assert rc == 0, "our tmux_login_command (rc %s):\n%s%s" % (rc, out[-3000:], err)
+    text, uid = rootless_bulk["written"].get("ours") or ("", None)
+    # typed into the shell of the tmux session, as the image's dev, which the host sees as the user
+    assert _login_line(text) == ["ours", "uid=1000", "term=tmux-256color", "tmux=yes"], text
+    assert uid == rootless_bulk["user"].pw_uid
+
+
+def test_terok_lists_and_shows_the_status_of_the_users_tasks(rootless_bulk):
+    cli, ids = rootless_bulk["cli"], rootless_bulk["ids"]
+    assert cli, "terok did not run: task ids %s" % ids
+    rc, out, err = cli["list"]
+    assert rc == 0, out + err
+    lines = out.splitlines()
+    for name, listed in (("shell", "running [mode=cli]"), ("loose", "running [mode=cli]"), ("idle", "created")):
+        assert "- %s: %s %s" % (ids[name], name, listed) in lines, out
+    for name, permissions in (("shell", "restricted"), ("loose", "unrestricted")):
+        rc, out, err = cli["status " + name]
+        assert rc == 0, out + err
+        fields = dict(line.strip().split(":", 1) for line in out.splitlines()[1:] if ":" in line)
+        fields = {key: value.strip() for key, value in fields.items()}
+        task = bulk_task(rootless_bulk, name)
+        assert fields.get("Name") == name and fields.get("Status", "").endswith("running"), out
+        assert fields.get("Container") == task["container_name"] and fields.get("Container state") == "running", out
+        assert fields.get("Permissions") == permissions, out
+
+
+def test_terok_gives_the_login_command_we_give(rootless_bulk):
+    rc, out, err = rootless_bulk["cli"].get("login command") or (None, "", "not run")
+    assert rc == 0, out + err
+    argv = json.loads(out.strip().splitlines()[-1])
+    ours = shlex.split(bulk_task(rootless_bulk, "loose")["tmux_login_command"])
+    assert os.path.basename(argv[0]) == ours[0] == "podman", argv
+    assert argv[1:] == ours[1:], "terok: %s, ours: %s" % (argv, ours)
+
+
+def test_terok_login_works_on_the_collections_task(rootless_bulk):
+    rc, out, err = rootless_bulk["logins"].get("terok") or (None, "", "no login ran")
+    assert rc == 0, "terok login (rc %s):\n%s%s" % (rc, out[-3000:], err)
+    text, uid = rootless_bulk["written"].get("terok") or ("", None)
+    assert _login_line(text) == ["terok", "uid=1000", "term=tmux-256color", "tmux=yes"], text
+    assert uid == rootless_bulk["user"].pw_uid
+
+
+def test_terok_stops_a_task_and_the_modules_see_it_stopped(rootless_bulk):
+    rc, out, err = rootless_bulk["cli"].get("stop") or (None, "", "not run")
+    shell = bulk_task(rootless_bulk, "shell")
+    assert rc == 0 and "Stopped task %s: %s" % (shell["task_id"], shell["container_name"]) in out, out + err
+    after = {task["name"]: task for task in bulk_result(rootless_bulk, "last", "info")["tasks"]}
+    assert (after["shell"]["status"], after["shell"]["container_state"]) == ("stopped", "exited"), after["shell"]
+    assert after["shell"]["tmux_login_command"] is None and after["shell"]["finished_at"], after["shell"]
+    assert (after["loose"]["status"], after["idle"]["status"]) == ("running", "created")
+    stopped = bulk_result(rootless_bulk, "last", "stopped")
+    assert not stopped["changed"] and stopped["task"]["status"] == "stopped", describe(stopped)
+
+
+def test_terok_tasks_archives_them_as_the_user_leaving_nothing(rootless_bulk):
+    archived = bulk_result(rootless_bulk, "last", "archive")
+    assert archived["changed"] and [task["status"] for task in archived["tasks"]] == ["absent"] * 3, describe(archived)
+    denied = [w for w in archived.get("warnings", []) if "ermission denied" in w]
+    assert denied == [], describe(archived)
+    again = bulk_result(rootless_bulk, "last", "archive again")
+    assert not again["changed"], describe(again)
+    root = rootless_bulk["root"]
+    assert S.task_dir_ids(root, BULK_PROJECT) == set() and S.metadata_ids(root, BULK_PROJECT) == set()
+    good, bad = S.archive_entries(root, BULK_PROJECT)
+    assert len(good) == 3 and bad == [], "archive entries: %s, unreadable: %s" % (good, bad)
+    assert rootless_bulk["left"] == [], "containers left: %s" % rootless_bulk["left"]
