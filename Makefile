@@ -50,6 +50,7 @@ help:
 	@echo 'make integration        ansible-test integration --venv --python $$INTEGRATION_PYTHON (3.11)'
 	@echo 'make test               all of the above in order, stopping at the first failure'
 	@echo 'make bench              benchmarks: one table, written to bench/results/ (not a test)'
+	@echo 'make bench-fleet        only the fleet rows of make bench (playbooks on 1-16 loopback SSH hosts)'
 	@echo 'make docs-lint          antsibull-docs lint-collection-docs --plugin-docs (docs/docsite and every module/role doc)'
 	@echo 'make docs               HTML docs (modules, roles, guides) with antsibull-docs into .cache/docs/html'
 	@echo 'make demo               the main job: prepare localhost, create and start tasks, show their status'
@@ -101,6 +102,11 @@ test:
 
 bench: bootstrap image
 	.venv/bin/python bench/run.py $(BENCH_ARGS)
+
+# rows 9 of make bench alone (bench/fleet.py), into bench/results/bench-fleet.md
+.PHONY: bench-fleet
+bench-fleet: bootstrap image
+	.venv/bin/python bench/run.py --parts fleet $(BENCH_ARGS)
 
 docs: bootstrap
 	tools/build-docs.sh

@@ -16,6 +16,13 @@ INFO_PODMAN = 1
 SINGLE_MAX_RATIO = 1.15
 INPROC_MAX_MS = 2.0
 RSS_MAX_MB = 100.0
+# Targets of issue 14: concurrency rows against one agent of the same run; a provision rerun
+# against a ping+stat playbook on the same hosts.
+AGENTS_MAX_RATIO = 1.5
+MANY_AGENTS_MAX_RATIO = 2.0
+STOP_MAX_RATIO = 1.5
+REMOVE_MAX_RATIO = 1.5
+RERUN_MAX_RATIO = 2.0
 
 
 def median(values):
@@ -72,6 +79,18 @@ def _row(key, benchmark, figure, target, met, detail, samples=None, value=None, 
 
 
 def rows(raw, config):
+    parts = config.get("parts") or ("main", "agents", "terok", "fleet")
+    out = []
+    if "main" in parts and raw.get("ansible"):
+        out += main_rows(raw, config, with_terok="terok" in parts)
+    if "agents" in parts and raw.get("ansible"):
+        out += agent_rows(raw, config)
+    if "fleet" in parts and raw.get("fleet"):
+        out += fleet_rows(raw["fleet"], config)
+    return out
+
+
+def main_rows(raw, config, with_terok=True):
     tasks = raw["ansible"]["tasks"]
     hooks = raw["ansible"]["hooks"]
     reps, count, loop_items = config["reps"], config["tasks"], config["loop_items"]
@@ -190,7 +209,9 @@ def rows(raw, config):
 
     # 6. real terok -------------------------------------------------------------------------------------------
     terok = raw.get("terok")
-    if terok and not terok.get("error"):
+    if not with_terok:
+        pass
+    elif terok and not terok.get("error"):
         new_s = median([r["s"] for r in terok["new"]])
         out.append(_row(
             "6a", "terok 0.9.1: terokctl task new, per call", _s(new_s), "(comparison)", None,
@@ -230,6 +251,222 @@ def rows(raw, config):
     return out
 
 
+def _ratio(a, b):
+    return a / b if (a is not None and b) else None
+
+
+def _x(value):
+    return "n/a" if value is None else "%.2fx" % value
+
+
+def agent_rows(raw, config):
+    """Rows 8: concurrent container work, each group against one agent of the same run."""
+    tasks = raw["ansible"]["tasks"]
+    reps, count, many = config["reps"], config["agents"], config["many_agents"]
+    init, stop_timeout = config["agent_init"], config["agent_stop_timeout"]
+    option = raw.get("agents_concurrency_option")
+    if option:
+        setting = "terok_tasks concurrency: its default (%s)" % option.get("default")
+    else:
+        setting = "terok_tasks has no concurrency option (sequential)"
+
+    def spans(name):
+        return _spans(tasks, "agents %s r" % name, reps)
+
+    def started(n):
+        return lambda r, s: None if (s.get("tasks") == n and s.get("tasks_changed") == n
+                                     and s.get("statuses") == {"running": n}) \
+            else "expected %d started and running, got %s" % (n, s.get("statuses"))
+
+    def changed(n, status=None):
+        def test(r, s):
+            if s.get("tasks") != n or s.get("tasks_changed") != n:
+                return "expected %d changed, got %s" % (n, s.get("tasks_changed"))
+            if status and s.get("statuses") != {status: n}:
+                return "expected %d %s, got %s" % (n, status, s.get("statuses"))
+            return None
+        return test
+
+    out = []
+    one = {kind: spans("one " + kind) for kind in ("start", "stop", "remove")}
+    one_s = {kind: median([t["span"] for t in records]) for kind, records in one.items()}
+    base_problems = {
+        "start": _check(one["start"], started(1)),
+        "stop": _check(one["stop"], changed(1, "stopped")),
+        "remove": _check(one["remove"], changed(1)),
+    }
+    # the stop rows mean something only if the agents really ignore SIGTERM: one stop lasts stop_timeout
+    for record in one["stop"]:
+        if record["span"] < stop_timeout:
+            base_problems["stop"].append("%s: %.2f s, less than stop_timeout %d s: the agent did not ignore SIGTERM"
+                                         % (record["name"], record["span"], stop_timeout))
+    for key, group, kind, n, target, label, test in (
+        ("8", "six", "start", count, AGENTS_MAX_RATIO,
+         "%d agents (init %g s) started in one terok_tasks call" % (count, init), started(count)),
+        ("8b", "many", "start", many, MANY_AGENTS_MAX_RATIO,
+         "%d agents (init %g s) started in one call" % (many, init), started(many)),
+        ("8c", "six", "stop", count, STOP_MAX_RATIO,
+         "%d agents ignoring SIGTERM stopped in one call, stop_timeout %d" % (count, stop_timeout),
+         changed(count, "stopped")),
+        ("8d", "six", "remove", count, REMOVE_MAX_RATIO, "%d stopped agents removed (absent) in one call" % count,
+         changed(count)),
+    ):
+        records = spans("%s %s" % (group, kind))
+        figure_s = median([t["span"] for t in records])
+        ratio = _ratio(figure_s, one_s[kind])
+        out.append(_row(
+            key, "%s, vs one agent (ratio of median task walls)" % label, _x(ratio), "<= %.1fx one" % target,
+            ratio is not None and ratio <= target,
+            "%d: %s vs one: %s (runs %s vs %s); %s"
+            % (n, _s(figure_s), _s(one_s[kind]), "/".join("%.2f" % t["span"] for t in records),
+               "/".join("%.2f" % t["span"] for t in one[kind]), setting),
+            samples=[[t["span"] for t in records], [t["span"] for t in one[kind]]], value=ratio, unit="x",
+            problems=_check(records, test) + base_problems[kind],
+        ))
+    seq = spans("seq start")
+    if option and seq:
+        seq_s = median([t["span"] for t in seq])
+        six_s = median([t["span"] for t in spans("six start")])
+        out.append(_row(
+            "8e", "reference: the %d agents of row 8 started with concurrency: 1 (one after another), vs one agent"
+            % count, _x(_ratio(seq_s, one_s["start"])), "(reference)", None,
+            "%s vs one %s; row 8 (default concurrency) is %s faster"
+            % (_s(seq_s), _s(one_s["start"]), _x(_ratio(seq_s, six_s))),
+            samples=[t["span"] for t in seq], value=_ratio(seq_s, one_s["start"]), unit="x",
+            problems=_check(seq, started(count)),
+        ))
+    else:
+        out.append(_row("8e", "reference: %d agents started with concurrency: 1" % count, "not measured",
+                        "(reference)", None, "terok_tasks does not document a concurrency option yet: rows 8-8d "
+                        "are themselves the sequential figures"))
+    return out
+
+
+def _fleet_label(size):
+    return "local connection, 1 host" if size == 0 else "SSH, %d host%s" % (size, "" if size == 1 else "s")
+
+
+def _fleet_problems(records, kind, hosts):
+    problems = []
+    for record in records:
+        tag = "run %d %s%s" % (record.get("rep", 0), kind, " (mitogen)" if record.get("mitogen") else "")
+        recap = record.get("recap") or {}
+        if record["rc"] != 0:
+            problems.append("%s: rc %s" % (tag, record["rc"]))
+        if len(recap) != hosts:
+            problems.append("%s: %d hosts in the recap, expected %d" % (tag, len(recap), hosts))
+        bad = [h for h, r in recap.items() if r["failed"] or r["unreachable"]]
+        if bad:
+            problems.append("%s: failed or unreachable %s" % (tag, ",".join(sorted(bad))))
+        if kind == "rerun" and any(r["changed"] for r in recap.values()):
+            problems.append("%s: changed %s" % (tag, ",".join(sorted(h for h, r in recap.items() if r["changed"]))))
+        if kind in ("first", "cleanup") and any(not r["changed"] for r in recap.values()):
+            problems.append("%s: unchanged %s" % (tag, ",".join(sorted(h for h, r in recap.items() if not r["changed"]))))
+        if kind == "status" and record.get("report_rows") != 3 * hosts:
+            problems.append("%s: %s report rows, expected %d" % (tag, record.get("report_rows"), 3 * hosts))
+    return problems
+
+
+def _top_tasks(records, top=3):
+    totals = {}
+    for record in records:
+        for name, span in (record.get("spans") or {}).items():
+            totals[name] = totals.get(name, 0.0) + span
+    whole = sum(totals.values())
+    if not whole:
+        return "n/a"
+    best = sorted(totals.items(), key=lambda item: -item[1])[:top]
+    return ", ".join("%s %.0f%%" % (name, 100.0 * span / whole) for name, span in best)
+
+
+def fleet_rows(fleet, config):
+    """Rows 9: the playbooks on N hosts, with the ping+stat baseline of the same hosts in the same run."""
+    runs = fleet.get("runs") or []
+    out = []
+    letters = iter("abcdefghijklmnopqrstuvwxyz")
+    figures = {}
+
+    def pick(size, kind, mitogen=False):
+        return [r for r in runs if r["size"] == size and r["kind"] == kind and r["mitogen"] == mitogen]
+
+    for size in fleet["sizes"]:
+        hosts = max(size, 1)
+        walls = {kind: median([r["wall_s"] for r in pick(size, kind)]) for kind in
+                 ("first", "rerun", "status", "cleanup", "baseline")}
+        cpu = {kind: median([r["controller_cpu_s"] for r in pick(size, kind)]) for kind in ("first", "rerun", "baseline")}
+        figures[size] = walls
+        ratio = _ratio(walls["rerun"], walls["baseline"])
+        problems = _fleet_problems(pick(size, "rerun"), "rerun", hosts) + \
+            _fleet_problems(pick(size, "baseline"), "baseline", hosts)
+        forks = "" if size == 0 else "forks %d; " % hosts
+        out.append(_row(
+            "9" + next(letters), "fleet, %s: provision.yml rerun (no change) vs a ping+stat playbook (whole "
+            "ansible-playbook walls)" % _fleet_label(size), _x(ratio), "<= %.0fx" % RERUN_MAX_RATIO,
+            ratio is not None and ratio <= RERUN_MAX_RATIO,
+            "rerun %s vs baseline %s; %s%s CPU per host: rerun %s, baseline %s; rerun's largest tasks: %s"
+            % (_s(walls["rerun"]), _s(walls["baseline"]), forks,
+               "controller (ansible-playbook and its ssh)" if size else "ansible-playbook and the modules",
+               _s(_ratio(cpu["rerun"], hosts)),
+               _s(_ratio(cpu["baseline"], hosts)), _top_tasks(pick(size, "rerun"))),
+            samples=[[r["wall_s"] for r in pick(size, "rerun")], [r["wall_s"] for r in pick(size, "baseline")]],
+            value=ratio, unit="x", problems=problems,
+        ))
+        problems = []
+        for kind in ("first", "status", "cleanup"):
+            problems += _fleet_problems(pick(size, kind), kind, hosts)
+        out.append(_row(
+            "9" + next(letters), "fleet, %s: provision.yml first run / status.yml / cleanup.yml (archives 1 job "
+            "per host)" % _fleet_label(size),
+            "%s / %s / %s" % (_s(walls["first"]), _s(walls["status"]), _s(walls["cleanup"])), "(figure)", None,
+            "per host: %s / %s / %s; first run controller CPU per host %s; baseline %s"
+            % (_s(_ratio(walls["first"], hosts)), _s(_ratio(walls["status"], hosts)),
+               _s(_ratio(walls["cleanup"], hosts)), _s(_ratio(cpu["first"], hosts)), _s(walls["baseline"])),
+            samples={kind: [r["wall_s"] for r in pick(size, kind)] for kind in ("first", "status", "cleanup")},
+            value=walls["first"], unit="s", problems=problems,
+        ))
+    ssh = sorted(size for size in fleet["sizes"] if size)
+    if len(ssh) >= 2:
+        low, high = ssh[-2], ssh[-1]
+
+        def slope(kind):
+            a, b = figures[low].get(kind), figures[high].get(kind)
+            return None if a is None or b is None else (b - a) / float(high - low)
+
+        out.append(_row(
+            "9" + next(letters), "fleet: cost of each further SSH host, N=%d to N=%d (forks = N, on this machine's "
+            "%s cores shared by controller and hosts)" % (low, high, config.get("nproc", "?")),
+            "rerun %s/host" % _s(slope("rerun")), "(figure)", None,
+            "first run %s/host, status %s/host, cleanup %s/host, ping+stat %s/host"
+            % (_s(slope("first")), _s(slope("status")), _s(slope("cleanup")), _s(slope("baseline"))),
+            value=slope("rerun"), unit="s/host",
+        ))
+    mitogen_size = max(fleet["sizes"]) if fleet["sizes"] else None
+    mit = {kind: pick(mitogen_size, kind, True) for kind in ("rerun", "status", "baseline")}
+    if mit["rerun"]:
+        hosts = max(mitogen_size, 1)
+        m = {kind: median([r["wall_s"] for r in records]) for kind, records in mit.items()}
+        linear = figures[mitogen_size]
+        problems = []
+        for kind, records in mit.items():
+            problems += _fleet_problems(records, kind, hosts)
+        out.append(_row(
+            "9" + next(letters), "fleet, %s, strategy mitogen_linear (%s): provision.yml rerun vs the linear rerun"
+            % (_fleet_label(mitogen_size), fleet.get("mitogen")), _x(_ratio(m["rerun"], linear["rerun"])),
+            "(figure)", None,
+            "1 run each; works with the collection: %s; rerun %s vs %s; status %s vs %s; ping+stat %s vs %s; mitogen rerun vs "
+            "mitogen baseline %s"
+            % ("no" if problems else "yes (rerun unchanged, status, baseline, no failure)",
+               _s(m["rerun"]), _s(linear["rerun"]), _s(m["status"]), _s(linear["status"]), _s(m["baseline"]),
+               _s(linear["baseline"]), _x(_ratio(m["rerun"], m["baseline"]))),
+            samples={kind: [r["wall_s"] for r in records] for kind, records in mit.items()},
+            value=_ratio(m["rerun"], linear["rerun"]), unit="x", problems=problems,
+        ))
+    else:
+        out.append(_row("9" + next(letters), "fleet, strategy mitogen_linear", "not measured", "(figure)", None,
+                        str(fleet.get("mitogen"))))
+    return out
+
+
 def _load_text(load):
     return "/".join("%.2f" % v for v in load) if load else "?"
 
@@ -237,11 +474,14 @@ def _load_text(load):
 def header(info, config):
     return (
         "Machine: %s x %s (nproc %s), Linux %s, Python %s, ansible-core %s, %s, terok %s; commit %s; %s; "
-        "load average %s at start, %s at end; each figure the median of %d runs; whole benchmark %.0f s"
+        "load average %s at start, %s at end; each figure the median of %d runs%s; whole benchmark %.0f s"
         % (info["nproc"], info["cpu"], info["nproc"], info["kernel"], info["python"], info["ansible_core"],
            info.get("podman") or "podman ?", info.get("terok") or "n/a", info.get("commit") or "?", info["date"],
            _load_text(info.get("loadavg_start")), _load_text(info.get("loadavg_end")), config["reps"],
-           config.get("total_s", 0))
+           ("; fleet rows: the median of %d reruns, status and ping+stat runs on %d fresh fleet(s) per N, first run "
+            "and cleanup once per fleet, forks = N, cold SSH connections each run" % (config["fleet_reps"],
+                                                                                      config["fleet_fresh"]))
+           if "fleet" in (config.get("parts") or []) else "", config.get("total_s", 0))
     )
 
 

@@ -13,11 +13,14 @@ modules too. bench/README.md says what each row measures and how.
 from __future__ import annotations
 
 import argparse
+import ast
 import datetime
 import json
 import os
 import platform
+import re
 import secrets
+import shlex
 import shutil
 import signal
 import subprocess
@@ -33,6 +36,8 @@ sys.path.insert(0, BENCH)
 import report  # noqa: E402  (bench/report.py)
 
 DEFAULT_IMAGE = "localhost/terok-task:latest"
+# main: rows 1-5 and 7; agents: rows 8 (concurrency); terok: row 6; fleet: rows 9
+PARTS = ("main", "agents", "terok", "fleet")
 
 
 def log(message):
@@ -62,7 +67,38 @@ def parse_args():
                         help="also profile (cProfile) the module processes and the library, in extra runs that "
                              "the figures do not use; tables in bench/results/profiles/ (BENCH_PROFILE=1)")
     parser.add_argument("--keep", action="store_true", help="keep the temp dir and containers (debugging)")
-    return parser.parse_args()
+    parser.add_argument("--parts", default=env("BENCH_PARTS", ",".join(PARTS)),
+                        help="which parts to run, comma-separated, of %s (all; BENCH_PARTS)" % ",".join(PARTS))
+    parser.add_argument("--agents", type=int, default=6, help="agents of the concurrency rows 8, 8c, 8d (6)")
+    parser.add_argument("--many-agents", type=int, default=20, help="agents of row 8b (20)")
+    parser.add_argument("--agent-init", type=float, default=3.0, help="seconds each agent's init script takes (3)")
+    parser.add_argument("--agent-stop-timeout", type=int, default=3, help="stop_timeout of rows 8c (3)")
+    parser.add_argument("--fleet-sizes", default=env("BENCH_FLEET_SIZES", "local,1,4,16"),
+                        help="fleet sizes, comma-separated; local = one host over the local connection "
+                             "(local,1,4,16; BENCH_FLEET_SIZES)")
+    parser.add_argument("--fleet-reps", type=int, default=None,
+                        help="runs per fleet figure (default: --reps; BENCH_FLEET_REPS)")
+    parser.add_argument("--fleet-fresh", type=int, default=int(env("BENCH_FLEET_FRESH", "1")),
+                        help="fresh fleets per N, each with one first run and one cleanup (1; BENCH_FLEET_FRESH)")
+    parser.add_argument("--no-mitogen", action="store_true", default=env("BENCH_NO_MITOGEN") == "1",
+                        help="do not install mitogen %s for the mitogen rows (BENCH_NO_MITOGEN=1)" % "0.3")
+    args = parser.parse_args()
+    args.parts = [part.strip() for part in args.parts.split(",") if part.strip()]
+    unknown = [part for part in args.parts if part not in PARTS]
+    if unknown or not args.parts:
+        parser.error("--parts takes %s, got %s" % (",".join(PARTS), ",".join(unknown) or "nothing"))
+    sizes = []
+    for word in args.fleet_sizes.split(","):
+        word = word.strip()
+        if word:
+            sizes.append(0 if word == "local" else int(word))
+    if any(size < 0 or size > 200 for size in sizes):
+        parser.error("--fleet-sizes: local or 1..200")
+    args.fleet_sizes = sizes
+    if args.fleet_reps is None:
+        args.fleet_reps = int(env("BENCH_FLEET_REPS", str(args.reps)))
+    args.results = RESULTS
+    return args
 
 
 # --- machine -----------------------------------------------------------------------------------
@@ -221,6 +257,117 @@ def _task(name, module, params, **extra):
     return task
 
 
+def module_options(module):
+    """The options that a module of this collection documents (its DOCUMENTATION, no fragments).
+
+    When DOCUMENTATION is not valid YAML (a module being edited), its top-level options are read
+    line by line: ``options:``, then each option at two spaces, its ``default:`` at four.
+    """
+    import yaml
+
+    path = os.path.join(REPO, "plugins", "modules", module + ".py")
+    try:
+        with open(path) as handle:
+            tree = ast.parse(handle.read())
+    except (OSError, SyntaxError) as exc:
+        raise SystemExit("cannot read %s: %s" % (path, exc))
+    for node in tree.body:
+        if isinstance(node, ast.Assign) and any(getattr(t, "id", None) == "DOCUMENTATION" for t in node.targets):
+            text = node.value.value
+            try:
+                return (yaml.safe_load(text) or {}).get("options") or {}
+            except yaml.YAMLError as exc:
+                log("warning: the DOCUMENTATION of %s is not valid YAML (%s); reading its options line by line"
+                    % (module, str(exc).splitlines()[0]))
+                return _options_by_lines(text)
+    return {}
+
+
+def _options_by_lines(text):
+    options, current, inside = {}, None, False
+    for line in text.splitlines():
+        if not line.startswith(" "):
+            inside = line.rstrip() == "options:"
+            current = None
+            continue
+        if not inside:
+            continue
+        match = re.match(r"^  ([A-Za-z_][A-Za-z0-9_]*):\s*$", line)
+        if match:
+            current = options.setdefault(match.group(1), {})
+            continue
+        match = re.match(r"^    (default|type):\s*(.+?)\s*$", line)
+        if match and current is not None:
+            current[match.group(1)] = match.group(2)
+    return options
+
+
+def ready_line():
+    """READY_LINE of the library, read from its source (the benchmark imports no module_utils)."""
+    path = os.path.join(REPO, "plugins", "module_utils", "_container_spec.py")
+    with open(path) as handle:
+        for line in handle:
+            if line.startswith("READY_LINE = "):
+                return ast.literal_eval(line.split("=", 1)[1].strip())
+    raise SystemExit("no READY_LINE in %s" % path)
+
+
+# what rows 8 and 8c need of an agent: it ignores SIGTERM (bash's trap is inherited by sleep), so
+# podman stop takes its whole --time; the other groups' agents end on SIGTERM at once
+IGNORE_TERM = ["bash", "-c", "trap '' TERM; sleep infinity"]
+SLEEP = ["sleep", "infinity"]
+
+
+def agent_tasks(world, args):
+    """Rows 8: groups of agents whose init takes --agent-init s, started, stopped, removed in one call each.
+
+    Per run: one agent and --agents agents (both ignoring SIGTERM) started, stopped with
+    stop_timeout, removed; --many-agents started; --agents started with concurrency 1 when the
+    module has that option. Each group is a project of its own in a fresh root per run.
+    """
+    script = os.path.join(world.tmp, "agent-init.sh")
+    with open(script, "w") as handle:
+        handle.write("#!/bin/bash\n# bench: an init that takes a while, then says it is ready and hands over\n"
+                     "sleep %s\nprintf '%%s\\n' %s\nexec \"$@\"\n"
+                     % (args.agent_init, shlex.quote(ready_line())))
+    os.chmod(script, 0o755)
+    has_concurrency = args.concurrency_option is not None
+    tasks = []
+
+    def items(project, count, **item):
+        base = {"project": project, "state": "running", "init_script": script}
+        base.update(item)
+        return [dict(base, name="a%02d" % index) for index in range(count)]
+
+    def call(name, root, task_items, **params):
+        body = {"root": root, "image": args.image, "tasks": task_items}
+        body.update(params)
+        return _task(name, "terok.lifecycle.terok_tasks", body)
+
+    for rep in range(1, args.reps + 1):
+        root = world.root("agents%d" % rep)
+        one, six = "%s-one%d" % (world.prefix, rep), "%s-six%d" % (world.prefix, rep)
+        many, seq = "%s-many%d" % (world.prefix, rep), "%s-seq%d" % (world.prefix, rep)
+        tasks.append(call("agents one start r%d" % rep, root, items(one, 1, command=IGNORE_TERM)))
+        tasks.append(call("agents six start r%d" % rep, root, items(six, args.agents, command=IGNORE_TERM)))
+        tasks.append(call("agents many start r%d" % rep, root, items(many, args.many_agents, command=SLEEP)))
+        if has_concurrency:
+            tasks.append(call("agents seq start r%d" % rep, root, items(seq, args.agents, command=SLEEP),
+                              concurrency=1))
+        for group, project, count in (("one", one, 1), ("six", six, args.agents)):
+            tasks.append(call("agents %s stop r%d" % (group, rep), root,
+                              [{"project": project, "name": "a%02d" % i, "state": "stopped",
+                                "stop_timeout": args.agent_stop_timeout} for i in range(count)]))
+        for group, project, count in (("one", one, 1), ("six", six, args.agents)):
+            tasks.append(call("agents %s remove r%d" % (group, rep), root,
+                              [{"project": project, "name": "a%02d" % i, "state": "absent"} for i in range(count)]))
+        leftovers = [{"project": many, "name": "a%02d" % i, "state": "absent"} for i in range(args.many_agents)]
+        if has_concurrency:
+            leftovers += [{"project": seq, "name": "a%02d" % i, "state": "absent"} for i in range(args.agents)]
+        tasks.append(call("agents leftovers r%d" % rep, root, leftovers))
+    return tasks
+
+
 def build_playbook(world, args):
     """The whole Ansible part as one play, so every ratio comes from the same process."""
     reps = args.reps
@@ -240,64 +387,68 @@ def build_playbook(world, args):
         _task("warm terok_task_info", "terok.lifecycle.terok_task_info", {"root": world.root("warm")}),
         _task("warm stat", "ansible.builtin.stat", {"path": stat_target}),
     ]
-    for rep in range(1, reps + 1):
-        root = world.root("c%d" % rep)
-        tasks.append(_task("create r%d" % rep, "terok.lifecycle.terok_tasks",
-                           {"root": root, "tasks": "{{ bench_bulk_items }}"}))
-        tasks.append(_task("rerun r%d" % rep, "terok.lifecycle.terok_tasks",
-                           {"root": root, "tasks": "{{ bench_bulk_items }}"}))
-        tasks.append(_task("loop r%d" % rep, "terok.lifecycle.terok_task",
-                           {"root": world.root("loop%d" % rep), "project": "{{ item.project }}",
-                            "name": "{{ item.name }}"},
-                           loop="{{ bench_loop_items }}", loop_control={"label": "{{ item.name }}"}))
-    if args.containers:
-        tasks.append(_task("setup containers", "terok.lifecycle.terok_tasks",
-                           {"root": info_root, "image": args.image, "tasks": "{{ bench_running_items }}"}))
-    single = {"root": info_root, "project": single_item["project"], "name": single_item["name"]}
-    # 4b: the same no-op on a task whose container runs (its status needs the podman listing)
-    single_running = None
-    if args.containers:
-        single_running = {"root": info_root, "project": bulk_items[0]["project"], "name": bulk_items[0]["name"]}
-    for pair in range(1, args.single_pairs + 1):
-        group = [
-            _task("single terok_task %d" % pair, "terok.lifecycle.terok_task", single),
-            _task("single stat %d" % pair, "ansible.builtin.stat", {"path": stat_target}),
-        ]
-        if single_running:
-            group.append(_task("single running terok_task %d" % pair, "terok.lifecycle.terok_task", single_running))
-        shift = pair % len(group)  # rotate the order so that no kind always runs first
-        tasks += group[shift:] + group[:shift]
-    for rep in range(1, reps + 1):
-        tasks.append(_task("info r%d" % rep, "terok.lifecycle.terok_task_info", {"root": info_root}))
-    # peak RSS and module-process time, through the hook interpreter (not part of the timed rows)
-    hook = {"ansible_python_interpreter": world.hook_python}
+    single = None
+    if "main" in args.parts:
+        for rep in range(1, reps + 1):
+            root = world.root("c%d" % rep)
+            tasks.append(_task("create r%d" % rep, "terok.lifecycle.terok_tasks",
+                               {"root": root, "tasks": "{{ bench_bulk_items }}"}))
+            tasks.append(_task("rerun r%d" % rep, "terok.lifecycle.terok_tasks",
+                               {"root": root, "tasks": "{{ bench_bulk_items }}"}))
+            tasks.append(_task("loop r%d" % rep, "terok.lifecycle.terok_task",
+                               {"root": world.root("loop%d" % rep), "project": "{{ item.project }}",
+                                "name": "{{ item.name }}"},
+                               loop="{{ bench_loop_items }}", loop_control={"label": "{{ item.name }}"}))
+        if args.containers:
+            tasks.append(_task("setup containers", "terok.lifecycle.terok_tasks",
+                               {"root": info_root, "image": args.image, "tasks": "{{ bench_running_items }}"}))
+        single = {"root": info_root, "project": single_item["project"], "name": single_item["name"]}
+        # 4b: the same no-op on a task whose container runs (its status needs the podman listing)
+        single_running = None
+        if args.containers:
+            single_running = {"root": info_root, "project": bulk_items[0]["project"], "name": bulk_items[0]["name"]}
+        for pair in range(1, args.single_pairs + 1):
+            group = [
+                _task("single terok_task %d" % pair, "terok.lifecycle.terok_task", single),
+                _task("single stat %d" % pair, "ansible.builtin.stat", {"path": stat_target}),
+            ]
+            if single_running:
+                group.append(_task("single running terok_task %d" % pair, "terok.lifecycle.terok_task", single_running))
+            shift = pair % len(group)  # rotate the order so that no kind always runs first
+            tasks += group[shift:] + group[:shift]
+        for rep in range(1, reps + 1):
+            tasks.append(_task("info r%d" % rep, "terok.lifecycle.terok_task_info", {"root": info_root}))
+        # peak RSS and module-process time, through the hook interpreter (not part of the timed rows)
+        hook = {"ansible_python_interpreter": world.hook_python}
 
-    def hooked(name, module, params, out):
-        return _task(name, module, params, vars=hook,
-                     environment={"BENCH_HOOK_OUT": os.path.join(world.tmp, "hook-%s.jsonl" % out)})
+        def hooked(name, module, params, out):
+            return _task(name, module, params, vars=hook,
+                         environment={"BENCH_HOOK_OUT": os.path.join(world.tmp, "hook-%s.jsonl" % out)})
 
-    tasks.append(hooked("rss create", "terok.lifecycle.terok_tasks",
-                        {"root": world.root("rss"), "tasks": "{{ bench_bulk_items }}"}, "create"))
-    tasks.append(hooked("rss rerun", "terok.lifecycle.terok_tasks",
-                        {"root": world.root("rss"), "tasks": "{{ bench_bulk_items }}"}, "rerun"))
-    tasks.append(hooked("rss info", "terok.lifecycle.terok_task_info", {"root": info_root}, "info"))
-    for pair in range(1, 4):
-        tasks.append(hooked("hook terok_task %d" % pair, "terok.lifecycle.terok_task", single, "single"))
-        tasks.append(hooked("hook stat %d" % pair, "ansible.builtin.stat", {"path": stat_target}, "stat"))
-    if args.profile:
-        # cProfile in the module process itself, in runs apart from the timed ones
-        def profiled(name, module, params):
-            return _task("profile %s" % name, module, params, vars=hook, environment={
-                "BENCH_HOOK_OUT": os.path.join(world.tmp, "hook-profile.jsonl"),
-                "BENCH_HOOK_PROFILE": os.path.join(world.tmp, "profile-%s" % name)})
+        tasks.append(hooked("rss create", "terok.lifecycle.terok_tasks",
+                            {"root": world.root("rss"), "tasks": "{{ bench_bulk_items }}"}, "create"))
+        tasks.append(hooked("rss rerun", "terok.lifecycle.terok_tasks",
+                            {"root": world.root("rss"), "tasks": "{{ bench_bulk_items }}"}, "rerun"))
+        tasks.append(hooked("rss info", "terok.lifecycle.terok_task_info", {"root": info_root}, "info"))
+        for pair in range(1, 4):
+            tasks.append(hooked("hook terok_task %d" % pair, "terok.lifecycle.terok_task", single, "single"))
+            tasks.append(hooked("hook stat %d" % pair, "ansible.builtin.stat", {"path": stat_target}, "stat"))
+        if args.profile:
+            # cProfile in the module process itself, in runs apart from the timed ones
+            def profiled(name, module, params):
+                return _task("profile %s" % name, module, params, vars=hook, environment={
+                    "BENCH_HOOK_OUT": os.path.join(world.tmp, "hook-profile.jsonl"),
+                    "BENCH_HOOK_PROFILE": os.path.join(world.tmp, "profile-%s" % name)})
 
-        tasks.append(profiled("create", "terok.lifecycle.terok_tasks",
-                              {"root": world.root("prof"), "tasks": "{{ bench_bulk_items }}"}))
-        tasks.append(profiled("rerun", "terok.lifecycle.terok_tasks",
-                              {"root": world.root("prof"), "tasks": "{{ bench_bulk_items }}"}))
-        tasks.append(profiled("info", "terok.lifecycle.terok_task_info", {"root": info_root}))
-        tasks.append(profiled("terok_task", "terok.lifecycle.terok_task", single))
-        tasks.append(profiled("stat", "ansible.builtin.stat", {"path": stat_target}))
+            tasks.append(profiled("create", "terok.lifecycle.terok_tasks",
+                                  {"root": world.root("prof"), "tasks": "{{ bench_bulk_items }}"}))
+            tasks.append(profiled("rerun", "terok.lifecycle.terok_tasks",
+                                  {"root": world.root("prof"), "tasks": "{{ bench_bulk_items }}"}))
+            tasks.append(profiled("info", "terok.lifecycle.terok_task_info", {"root": info_root}))
+            tasks.append(profiled("terok_task", "terok.lifecycle.terok_task", single))
+            tasks.append(profiled("stat", "ansible.builtin.stat", {"path": stat_target}))
+    if "agents" in args.parts:
+        tasks += agent_tasks(world, args)
     tasks.append(_task("bench end", "ansible.builtin.debug", {"msg": "done"}))
     play = [{
         "name": "terok.lifecycle benchmark",
@@ -479,8 +630,9 @@ def preflight(args):
     if not os.access(args.podman, os.X_OK):
         raise SystemExit("podman %s is missing: run `make bootstrap` (or give --podman)" % args.podman)
     env = dict(os.environ, CONTAINERS_CONF=args.containers_conf)
-    if args.containers and subprocess.run([args.podman, "image", "exists", args.image], env=env,
-                                          check=False).returncode != 0:
+    needs_image = (args.containers and "main" in args.parts) or "agents" in args.parts or "fleet" in args.parts
+    if needs_image and subprocess.run([args.podman, "image", "exists", args.image], env=env,
+                                      check=False).returncode != 0:
         raise SystemExit("image %s is missing: run `make image` first (or --containers 0)" % args.image)
     try:
         import yaml  # noqa: F401  (the modules run with this interpreter and need PyYAML)
@@ -498,6 +650,8 @@ def main():
     if args.reps < 1:
         raise SystemExit("--reps must be 1 or more")
     preflight(args)
+    # read before anything runs: rows 8 pass concurrency only when the module documents it
+    args.concurrency_option = module_options("terok_tasks").get("concurrency") if "agents" in args.parts else None
     os.makedirs(RESULTS, exist_ok=True)
     if args.profile:
         shutil.rmtree(os.path.join(RESULTS, "profiles"), ignore_errors=True)
@@ -513,37 +667,51 @@ def main():
         if info["loadavg_start"] and info["loadavg_start"][0] > 0.5 * (info["nproc"] or 1):
             log("warning: load average %s at the start: other work on this machine will skew the figures"
                 % info["loadavg_start"])
-        playbook, single = build_playbook(world, args)
-        ansible = run_playbook(world, args, playbook)
-        terok = None
-        if venv:
+        ansible, terok, inproc, fleet, single = None, None, None, None, None
+        if "main" in args.parts or "agents" in args.parts:
+            playbook, single = build_playbook(world, args)
+            ansible = run_playbook(world, args, playbook)
+        if "terok" in args.parts and "main" not in args.parts:
+            terok = {"error": "row 6 lists the tasks of row 3: run it with part main"}
+        elif "terok" in args.parts and venv:
             try:
                 terok = run_terok(world, args, venv)
             except (RuntimeError, subprocess.TimeoutExpired) as exc:
                 terok = {"error": str(exc)}
                 log("terok rows not measured: %s" % exc)
-        else:
+        elif "terok" in args.parts:
             log("no terok venv (.venv-terok or /tmp/terok-venv): row 6 not measured")
-        inproc = run_inproc(world, args)
+        if "main" in args.parts:
+            inproc = run_inproc(world, args)
+        if "fleet" in args.parts:
+            import fleet as fleet_bench  # bench/fleet.py
+
+            open(os.path.join(RESULTS, "fleet-ansible.log"), "w").close()
+            fleet = fleet_bench.run_fleet(world, args)
     finally:
         if args.keep:
             log("kept %s and containers %s-*" % (world.tmp, world.prefix))
         else:
             world.cleanup()
-    raw = {"ansible": ansible, "terok": terok, "inproc": inproc, "single_target": single}
-    keys = ("reps", "tasks", "projects", "loop_items", "containers", "single_pairs", "terok_new", "image")
+    raw = {"ansible": ansible, "terok": terok, "inproc": inproc, "single_target": single, "fleet": fleet,
+           "agents_concurrency_option": args.concurrency_option}
+    keys = ("reps", "tasks", "projects", "loop_items", "containers", "single_pairs", "terok_new", "image", "parts",
+            "agents", "many_agents", "agent_init", "agent_stop_timeout", "fleet_sizes", "fleet_reps", "fleet_fresh")
     config = {key: getattr(args, key) for key in keys}
     config["total_s"] = time.monotonic() - started
+    config["nproc"] = info["nproc"]
     info["loadavg_end"] = _load()
     rows = report.rows(raw, config)
     document = report.document(info, config, rows, raw)
-    with open(os.path.join(RESULTS, "bench.json"), "w") as handle:
+    # the whole benchmark writes bench.*; a selection of parts bench-<parts>.*
+    name = "bench" if set(args.parts) == set(PARTS) else "bench-" + "-".join(args.parts)
+    with open(os.path.join(RESULTS, name + ".json"), "w") as handle:
         json.dump(document, handle, indent=1, default=str)
     markdown = report.markdown(info, config, rows)
-    with open(os.path.join(RESULTS, "bench.md"), "w") as handle:
+    with open(os.path.join(RESULTS, name + ".md"), "w") as handle:
         handle.write(markdown)
     print(markdown, end="")
-    log("wrote bench/results/bench.json and bench/results/bench.md (%.0f s in all)" % config["total_s"])
+    log("wrote bench/results/%s.json and bench/results/%s.md (%.0f s in all)" % (name, name, config["total_s"]))
 
 
 if __name__ == "__main__":
