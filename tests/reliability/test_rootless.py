@@ -685,7 +685,6 @@ def rootless_bulk():
     shutil.rmtree(base, ignore_errors=True)
 
 
-
 def bulk_result(bulk, part, key):
     result = bulk[part].get(key)
     output = bulk["output"] if part == "first" else bulk["loutput"]
