@@ -80,7 +80,7 @@ class ItemPool:
                     self._release_when_all_wait()
                     self._library.release()
 
-        threads = [threading.Thread(target=worker, daemon=True) for _ in range(min(count, MAX_THREADS))]
+        threads = [threading.Thread(target=worker, daemon=True) for _thread in range(min(count, MAX_THREADS))]
         for thread in threads:
             thread.start()
         for thread in threads:

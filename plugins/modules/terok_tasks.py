@@ -17,7 +17,7 @@ description:
   - Every item is validated before anything is done; a bad item fails the whole call, naming C(tasks[i]) and the
     option (for example C(tasks[3].state)), and nothing is written.
   - Projects are converged one after another in name order. Within a project, the container work of the items
-    overlaps (see O(concurrency)): starting, recreating, stopping and removing containers, and waiting for their
+    overlaps (see O(concurrency)) in starting, recreating, stopping and removing containers, and waiting for their
     readiness and exits. Decisions and metadata writes are made one item at a time, in the order of O(tasks), under
     the project's lock, which is released while every item in progress waits.
   - When an item fails, its result says why (C(failed), C(msg)), no further item starts, the items already started
@@ -174,7 +174,7 @@ options:
   concurrency:
     description:
       - How many podman actions (C(podman run), C(start), C(stop), C(rm), C(logs)) of one project's items run at
-        once. Waits for readiness and exits are not limited by it: N agents waiting cost about as long as the slowest.
+        once. Waits for readiness and exits are not limited by it, so N agents waiting cost about as long as the slowest.
       - The default suits a small host (2 cores); a larger host can take more, since a C(podman run) mostly waits for
         storage and the network set-up. V(1) converges one item after another.
       - Check mode always predicts one item after another (it waits for nothing).

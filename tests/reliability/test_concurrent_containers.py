@@ -42,7 +42,7 @@ def _stamp(text):
 
     day, clock = text.split("T")
     clock = clock.rstrip("Z").split("+")[0].split("-")[0]
-    whole, _, fraction = clock.partition(".")
+    whole, _dot, fraction = clock.partition(".")
     moment = datetime.datetime.strptime(day + "T" + whole, "%Y-%m-%dT%H:%M:%S")
     return moment.replace(tzinfo=datetime.timezone.utc).timestamp() + float("0." + (fraction or "0")[:6])
 

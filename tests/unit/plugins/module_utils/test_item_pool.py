@@ -66,7 +66,7 @@ def running(count, **extra):
 
 
 def converge(make_runtime, runner, specs, concurrency):
-    context, _ = make_runtime()
+    context, _runner = make_runtime()
     context.podman.runner = runner
     results = Results(len(specs))
     try:
@@ -164,7 +164,7 @@ def test_changed_is_per_item(make_runtime, concurrency):
     specs = running(3)
     converge(make_runtime, runner, specs, concurrency)
     runner.now, runner.most = {}, {}
-    context, _ = make_runtime(containers=runner.containers)
+    context, _runner = make_runtime(containers=runner.containers)
     context.podman.runner = runner
     mixed = specs_from_items([
         dict(project="demo", name="agent-0", state="running"),
