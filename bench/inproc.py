@@ -52,7 +52,7 @@ def main():
     ]
 
     def run():
-        runtime = RunContext(Layout(args.root), Podman(runner=FakeRunner()))
+        runtime = RunContext(Layout(args.root), Podman("podman", FakeRunner()))
         start = time.perf_counter()
         result = converge_many(runtime, specs)
         return time.perf_counter() - start, result, runtime
