@@ -340,7 +340,8 @@ def _spec_digest(session: TaskSession, task: Optional[Task], spec: Spec) -> Opti
 def converge(session: TaskSession, spec: Spec) -> Outcome:
     """Bring one task to ``spec`` within a session: find it, reach its state, report."""
     task = find_task(session.tasks, spec)
-    before = diff_state(task, session.result(task) if task else None, session.file_state(task))
+    before_result = session.result(task) if task else None
+    before = diff_state(task, before_result, session.file_state(task))
     if spec.state == "running" and before:
         before["container_spec"] = _spec_digest(session, task, spec)
     mark = session.changes
@@ -349,6 +350,8 @@ def converge(session: TaskSession, spec: Spec) -> Outcome:
     if isinstance(reached, Gone):
         result = gone_result(reached.project, reached.task_id, reached.name, reached.archive_path)
         return Outcome(changed, result, before, {})
+    if not changed and reached is task:
+        return Outcome(False, before_result, before, before)  # nothing changed: the result read before holds
     result = session.result(reached)
     if not changed:
         return Outcome(False, result, before, before)
