@@ -1,0 +1,520 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) terok.lifecycle contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+#
+# Private to terok.lifecycle: not a public API, it may change in any release.
+"""Preparing a host for terok tasks in one pass: what module terok_host_prep does.
+
+The state root and its trees (modes and owners), the in-container init script, the podman
+drop-in, and what the host lacks (podman, other commands, PyYAML for this interpreter,
+packages by name), the task image's presence, and the facts the role needs to install what
+is missing (the user, the OS family, the package manager). Every write goes through
+``HostPrep``'s gate, which in check mode only records what would change.
+"""
+
+from __future__ import annotations
+
+import grp
+import hashlib
+import json
+import os
+import pwd
+import re
+import shutil
+import stat
+
+from ansible_collections.terok.lifecycle.plugins.module_utils._errors import TerokError
+from ansible_collections.terok.lifecycle.plugins.module_utils._fileio import atomic_write, make_dirs, remove_file
+from ansible_collections.terok.lifecycle.plugins.module_utils._metadata import HAS_YAML, load_yaml
+from ansible_collections.terok.lifecycle.plugins.module_utils._paths import SYSTEM_CONFIG, Layout
+from ansible_collections.terok.lifecycle.plugins.module_utils._podman import Podman, PodmanError
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # the names are for annotations only: typing is not imported at run time
+    from typing import Any, Callable, Dict, List, Mapping, Optional
+
+    from ansible_collections.terok.lifecycle.plugins.module_utils._podman import CommandRunner
+
+SCRIPT_NAME = "init-ssh-and-repo.sh"
+SYSTEM_INIT_SCRIPT = "/usr/local/libexec/terok/" + SCRIPT_NAME
+CONF_NAME = "50-terok-lifecycle.conf"
+SYSTEM_CONTAINERS_CONF = "/etc/containers/containers.conf.d/" + CONF_NAME
+DEFAULT_TREE_MODE = 0o750
+SCRIPT_MODE = 0o755
+CONF_MODE = 0o644
+# directories made on the way to a path: 0755 for root (system paths), 0700 for a user (as
+# the XDG base directory specification asks of the directories it names)
+SYSTEM_PARENT_MODE = 0o755
+USER_PARENT_MODE = 0o700
+# a file larger than this is not shown in the diff (the init script is about 23 KB)
+DIFF_MAX = 256 * 1024
+CONF_HEADER = (
+    "# Written by terok.lifecycle (module terok_host_prep, role terok_host): podman settings for\n"
+    "# terok tasks. The next run replaces this file; change the role's variables instead.\n"
+)
+
+_ULIMIT = re.compile(r"^[a-z_]+=(-1|[0-9]+)(:(-1|[0-9]+))?$")
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]*$")
+_PACKAGE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+:~-]*$")
+_OCTAL = re.compile(r"^0?[0-7]{3,4}$")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+# /etc/os-release ID and ID_LIKE words -> Ansible's os_family, and each family's package manager
+_FAMILIES = (
+    (("debian", "ubuntu"), "Debian"),
+    (("rhel", "fedora", "centos", "rocky", "almalinux", "ol", "amzn"), "RedHat"),
+    (("suse", "opensuse", "sles"), "Suse"),
+    (("alpine",), "Alpine"),
+    (("arch",), "Archlinux"),
+)
+_FAMILY_PKG_MGR = {"Debian": ["apt"], "RedHat": ["dnf", "yum"], "Suse": ["zypper"], "Alpine": ["apk"],
+                   "Archlinux": ["pacman"]}
+_PKG_MGR_COMMAND = {"apt": "apt-get", "dnf": "dnf", "yum": "yum", "zypper": "zypper", "apk": "apk", "pacman": "pacman"}
+
+
+def _fail(option: str, msg: str) -> TerokError:
+    return TerokError("%s: %s" % (option, msg), option=option)
+
+
+def _absolute(option: str, value: Any) -> Optional[str]:
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str) or _CONTROL.search(value):
+        raise _fail(option, "must be an absolute path without control characters, got %r" % (value,))
+    path = os.path.expanduser(value)
+    if not os.path.isabs(path):
+        raise _fail(option, "must be an absolute path, got %r" % value)
+    return os.path.normpath(path)
+
+
+def parse_mode(value: Any, option: str = "root_mode") -> int:
+    """An octal mode such as ``0750`` (a string, or an int as YAML reads ``0750``)."""
+    if isinstance(value, bool):
+        raise _fail(option, "must be an octal mode such as '0750', got %r" % (value,))
+    if isinstance(value, int):
+        if 0 <= value <= 0o7777:
+            return value
+        raise _fail(option, "must be an octal mode such as '0750', got %r" % (value,))
+    text = str(value).strip()
+    if not _OCTAL.match(text):
+        raise _fail(option, "must be an octal mode such as '0750' (3 or 4 octal digits), got %r" % (value,))
+    return int(text, 8)
+
+
+def _user_id(value: Any, option: str) -> Optional[int]:
+    if value is None or value == "":
+        return None
+    text = str(value)
+    if text.isdigit():
+        return int(text)
+    try:
+        return pwd.getpwnam(text).pw_uid
+    except KeyError:
+        raise _fail(option, "there is no user %r on the target" % text)
+
+
+def _group_id(value: Any, option: str) -> Optional[int]:
+    if value is None or value == "":
+        return None
+    text = str(value)
+    if text.isdigit():
+        return int(text)
+    try:
+        return grp.getgrnam(text).gr_gid
+    except KeyError:
+        raise _fail(option, "there is no group %r on the target" % text)
+
+
+def _string_list(value: Any, option: str, pattern: Any, what: str) -> List[str]:
+    if value is None:
+        return []
+    if isinstance(value, str) or not isinstance(value, (list, tuple)):
+        raise _fail(option, "must be a list of %s, got %r" % (what, value))
+    for index, item in enumerate(value):
+        if not isinstance(item, str) or not pattern(item):
+            raise _fail("%s[%d]" % (option, index), "must be %s, got %r" % (what, item))
+    return list(value)
+
+
+def _command_name(item: str) -> bool:
+    return bool(_NAME.match(item)) or (item.startswith("/") and not _CONTROL.search(item))
+
+
+class HostUser:
+    """The user the module runs as: the owner of what it writes and whose defaults apply."""
+
+    def __init__(self, uid: int, gid: int, name: str, home: str) -> None:
+        self.uid = uid
+        self.gid = gid
+        self.name = name
+        self.home = home
+
+    @classmethod
+    def current(cls, environ: Mapping[str, str], euid: int, egid: int) -> "HostUser":
+        try:
+            entry = pwd.getpwuid(euid)
+            name, pw_home = entry.pw_name, entry.pw_dir
+        except KeyError:
+            name, pw_home = str(euid), ""
+        home = environ.get("HOME") or pw_home or os.path.expanduser("~")
+        return cls(euid, egid, name, home)
+
+    @property
+    def privileged(self) -> bool:
+        return self.uid == 0
+
+    def as_dict(self) -> Dict[str, Any]:
+        return {"uid": self.uid, "gid": self.gid, "name": self.name, "home": self.home, "privileged": self.privileged}
+
+
+def default_init_script(user: HostUser) -> str:
+    """``/usr/local/libexec/terok/…`` for root, ``~/.local/libexec/terok/…`` for a user."""
+    if user.privileged:
+        return SYSTEM_INIT_SCRIPT
+    return os.path.join(user.home, ".local", "libexec", "terok", SCRIPT_NAME)
+
+
+def default_containers_conf(user: HostUser, environ: Mapping[str, str]) -> str:
+    """The drop-in directory podman reads: the system's for root, ``${XDG_CONFIG_HOME:-~/.config}``'s for a user."""
+    if user.privileged:
+        return SYSTEM_CONTAINERS_CONF
+    config_home = environ.get("XDG_CONFIG_HOME")
+    if not config_home or not os.path.isabs(config_home):  # the XDG spec ignores a relative one
+        config_home = os.path.join(user.home, ".config")
+    return os.path.join(config_home, "containers", "containers.conf.d", CONF_NAME)
+
+
+def render_containers_conf(runtime: Optional[str], ulimits: List[str]) -> Optional[str]:
+    """The drop-in's text, or None when neither setting is asked for (then no drop-in is wanted)."""
+    if not runtime and not ulimits:
+        return None
+    text = CONF_HEADER
+    if ulimits:
+        text += "\n[containers]\ndefault_ulimits = [%s]\n" % ", ".join(json.dumps(item) for item in ulimits)
+    if runtime:
+        text += "\n[engine]\nruntime = %s\n" % json.dumps(runtime)
+    return text
+
+
+class Request:
+    """The validated options of one terok_host_prep run; every error names its option."""
+
+    def __init__(self, params: Mapping[str, Any]) -> None:
+        self.root = _absolute("root", params.get("root"))
+        mode = params.get("root_mode")
+        self.root_mode = DEFAULT_TREE_MODE if mode is None or mode == "" else parse_mode(mode)
+        self.root_uid = _user_id(params.get("root_owner"), "root_owner")
+        self.root_gid = _group_id(params.get("root_group"), "root_group")
+        self.executable = params.get("executable") or "podman"
+        self.init_script_path = _absolute("init_script_path", params.get("init_script_path"))
+        if self.init_script_path and re.search(r"[:,]", self.init_script_path):
+            # terok_task bind-mounts the script with -v SRC:DST:ro, which cannot carry these
+            raise _fail("init_script_path", "cannot contain ':' or ',' (podman's -v syntax), got %r" % self.init_script_path)
+        content = params.get("init_script_content")
+        if content is not None and not isinstance(content, str):
+            raise _fail("init_script_content", "must be a string, got %s" % type(content).__name__)
+        self.init_script_content = content.encode("utf-8", "surrogateescape") if content is not None else None
+        if self.init_script_path and self.init_script_content is None:
+            raise _fail("init_script_path", "is set, so init_script_content must be set too (the script's text)")
+        self.containers_conf_path = _absolute("containers_conf_path", params.get("containers_conf_path"))
+        runtime = params.get("podman_runtime") or None
+        if runtime is not None and (not isinstance(runtime, str) or not _command_name(runtime)):
+            raise _fail("podman_runtime", "must be a runtime name such as runc or crun, or an absolute path, got %r" % (runtime,))
+        self.podman_runtime = runtime
+        self.podman_ulimits = _string_list(params.get("podman_ulimits"), "podman_ulimits", _ULIMIT.match,
+                                           "a ulimit such as nofile=20000:20000")
+        self.commands = _string_list(params.get("commands"), "commands", _command_name,
+                                     "a command name or an absolute path")
+        self.packages = _string_list(params.get("packages"), "packages", _PACKAGE.match, "a package name")
+        image = params.get("image") or None
+        if image is not None and (not isinstance(image, str) or _CONTROL.search(image) or image.startswith("-")):
+            raise _fail("image", "must be an image name such as localhost/terok-task:latest, got %r" % (image,))
+        self.image = image
+
+
+class HostPrep:
+    """One pass over the host: decide, write (unless check mode), report.
+
+    ``runner`` runs podman and the package database queries; ``which`` finds commands on
+    ``PATH``, as the other modules find podman.
+    """
+
+    def __init__(
+        self,
+        request: Request,
+        runner: CommandRunner,
+        check_mode: bool = False,
+        environ: Optional[Mapping[str, str]] = None,
+        euid: Optional[int] = None,
+        egid: Optional[int] = None,
+        which: Callable[[str], Optional[str]] = shutil.which,
+        os_release: str = "/etc/os-release",
+    ) -> None:
+        self.request = request
+        self.runner = runner
+        self.check_mode = check_mode
+        self.environ = os.environ if environ is None else environ
+        self.user = HostUser.current(self.environ, os.geteuid() if euid is None else euid,
+                                     os.getegid() if egid is None else egid)
+        self.which = which
+        self.os_release = os_release
+        self.podman = Podman(request.executable, runner)
+        self.changes: List[str] = []
+        self.diffs: List[Dict[str, str]] = []
+        self.warnings: List[str] = []
+        self.parent_mode = SYSTEM_PARENT_MODE if self.user.privileged else USER_PARENT_MODE
+
+    # -- the gate: every change is recorded, and done only outside check mode ------------------
+    def _change(self, what: str, before: str, after: str, path: str, action: Callable[[], None]) -> None:
+        self.changes.append(what)
+        self.diffs.append({"before_header": path, "after_header": path, "before": before, "after": after})
+        if not self.check_mode:
+            action()
+
+    # -- directories -------------------------------------------------------------------------
+    def _describe_dir(self, st: Any) -> str:
+        return "directory, mode %04o, owner %d:%d\n" % (stat.S_IMODE(st.st_mode), st.st_uid, st.st_gid)
+
+    def directory(self, path: str, mode: int, uid: Optional[int], gid: Optional[int]) -> None:
+        """``path`` is a directory with ``mode`` (and owner/group when given); a symlink to one is followed."""
+        try:
+            st = os.stat(path)
+        except FileNotFoundError:
+            st = None
+        if st is not None and not stat.S_ISDIR(st.st_mode):
+            raise TerokError("%s exists and is not a directory" % path, path=path)
+        want_owner = "%s:%s" % (uid if uid is not None else self.user.uid, gid if gid is not None else self.user.gid)
+        if st is None:
+
+            def create() -> None:
+                parent = os.path.dirname(path)
+                if not os.path.isdir(parent):
+                    make_dirs(parent, self.parent_mode)
+                make_dirs(path, mode)
+                if uid is not None or gid is not None:
+                    os.chown(path, -1 if uid is None else uid, -1 if gid is None else gid)
+
+            self._change("created directory %s (mode %04o)" % (path, mode), "absent\n",
+                         "directory, mode %04o, owner %s\n" % (mode, want_owner), path, create)
+            return
+        before = self._describe_dir(st)
+        if stat.S_IMODE(st.st_mode) != mode:
+            self._change("changed the mode of %s from %04o to %04o" % (path, stat.S_IMODE(st.st_mode), mode), before,
+                         "directory, mode %04o, owner %d:%d\n" % (mode, st.st_uid, st.st_gid), path,
+                         lambda: os.chmod(path, mode))
+        if (uid is not None and st.st_uid != uid) or (gid is not None and st.st_gid != gid):
+            new_uid = st.st_uid if uid is None else uid
+            new_gid = st.st_gid if gid is None else gid
+            self._change("changed the owner of %s from %d:%d to %d:%d" % (path, st.st_uid, st.st_gid, new_uid, new_gid),
+                         before, "directory, mode %04o, owner %d:%d\n" % (mode, new_uid, new_gid), path,
+                         lambda: os.chown(path, new_uid, new_gid))
+
+    # -- files -------------------------------------------------------------------------------
+    def file(self, path: str, content: bytes, mode: int) -> bool:
+        """``path`` is a regular file holding ``content`` with ``mode``; True when that needs a change."""
+        try:
+            st = os.lstat(path)
+        except FileNotFoundError:
+            st = None
+        if st is not None and stat.S_ISDIR(st.st_mode):
+            raise TerokError("%s is a directory, not a file" % path, path=path)
+        current = None
+        if st is not None and stat.S_ISREG(st.st_mode) and st.st_size <= max(len(content), DIFF_MAX):
+            with open(path, "rb") as handle:
+                current = handle.read()
+        after = _text(content)
+
+        def write() -> None:
+            parent = os.path.dirname(path)
+            if not os.path.isdir(parent):
+                make_dirs(parent, self.parent_mode)
+            atomic_write(path, content, mode=mode)
+
+        if st is None:
+            self._change("wrote %s (mode %04o)" % (path, mode), "", after, path, write)
+            return True
+        if current != content:
+            before = _text(current) if current is not None else "(%s)\n" % _kind(st)
+            self._change("replaced %s (mode %04o)" % (path, mode), before, after, path, write)
+            return True
+        if stat.S_IMODE(st.st_mode) != mode:
+            self._change("changed the mode of %s from %04o to %04o" % (path, stat.S_IMODE(st.st_mode), mode),
+                         "mode %04o\n" % stat.S_IMODE(st.st_mode), "mode %04o\n" % mode, path,
+                         lambda: os.chmod(path, mode))
+            return True
+        return False
+
+    def absent(self, path: str) -> bool:
+        try:
+            st = os.lstat(path)
+        except FileNotFoundError:
+            return False
+        if stat.S_ISDIR(st.st_mode):
+            raise TerokError("%s is a directory, not the drop-in file this module writes" % path, path=path)
+        before = "(%s)\n" % _kind(st)
+        if stat.S_ISREG(st.st_mode) and st.st_size <= DIFF_MAX:
+            with open(path, "rb") as handle:
+                before = _text(handle.read())
+        self._change("removed %s (no podman setting is asked for)" % path, before, "", path, lambda: remove_file(path))
+        return True
+
+    # -- the steps ---------------------------------------------------------------------------
+    def layout(self) -> Layout:
+        request = self.request
+        if request.root is None and not HAS_YAML:
+            unread = [path for path in (self.environ.get("TEROK_CONFIG_FILE") or SYSTEM_CONFIG,
+                                        os.path.join(self.user.home, ".config", "terok", "config.yml"))
+                      if os.path.isfile(path)]
+            if unread and not self.environ.get("TEROK_ROOT"):
+                self.warnings.append(
+                    "PyYAML is missing, so the terok config file %s was not read: the state root is the default "
+                    "(%s); run again once PyYAML is installed, or set the root option" % (
+                        unread[0], "/var/lib/terok" if self.user.privileged else "the XDG data home's terok"))
+        layout = Layout.resolve(request.root, environ=self.environ, load_yaml=load_yaml if HAS_YAML else None,
+                                euid=self.user.uid)
+        self.warnings.extend(layout.warnings)
+        return layout
+
+    def trees(self, layout: Layout) -> List[str]:
+        request = self.request
+        paths = [layout.root, layout.state_dir, layout.live_dir, os.path.join(layout.root, "archive")]
+        for index, path in enumerate(paths):
+            if index:
+                layout.guard(path)  # no symlink below the root (the root itself may be one)
+            self.directory(path, request.root_mode, request.root_uid, request.root_gid)
+        return paths
+
+    def missing(self) -> List[str]:
+        found = []
+        try:
+            self.podman.path()
+        except PodmanError:
+            found.append("podman")
+        for command in self.request.commands:
+            if command.startswith("/"):
+                present = os.path.isfile(command) and os.access(command, os.X_OK)
+            else:
+                present = bool(self.which(command))
+            if not present and command not in found:
+                found.append(command)
+        if not HAS_YAML:
+            found.append("PyYAML")
+        return found
+
+    def missing_packages(self) -> List[str]:
+        names = self.request.packages
+        if not names:
+            return []
+        dpkg, rpm = self.which("dpkg-query"), self.which("rpm")
+        if dpkg:
+            rc, out, err = self.runner.run([dpkg, "-W", "-f", "${Package}\\t${db:Status-Abbrev}\\n"] + names)
+            if rc not in (0, 1):
+                raise _fail("packages", "dpkg-query failed (rc=%s): %s" % (rc, (err or out).strip()))
+            installed = set()
+            for line in out.splitlines():
+                package, _tab, status = line.partition("\t")
+                if status.startswith("ii"):
+                    installed.add(package)
+            return [name for name in names if name.split(":")[0] not in installed]
+        if rpm:
+            rc, out, err = self.runner.run([rpm, "-q"] + names)
+            gone = set(re.findall(r"^package (\S+) is not installed$", out + "\n" + err, re.M))
+            if rc != 0 and not gone:
+                raise _fail("packages", "rpm -q failed (rc=%s): %s" % (rc, (err or out).strip()))
+            return [name for name in names if name in gone]
+        raise _fail("packages", "cannot tell which packages are installed: neither dpkg-query nor rpm is on the target")
+
+    def image_exists(self) -> Optional[bool]:
+        image = self.request.image
+        if not image:
+            return None
+        try:
+            path = self.podman.path()
+        except PodmanError:
+            return None  # reported in missing; the role asks again once podman is installed
+        rc, out, err = self.runner.run([path, "image", "exists", image])
+        if rc in (0, 1):
+            return rc == 0
+        raise _fail("image", "podman image exists %s failed (rc=%s): %s" % (image, rc, (err or out).strip()))
+
+    def os_family(self) -> Optional[str]:
+        try:
+            with open(self.os_release, encoding="utf-8", errors="replace") as handle:
+                text = handle.read()
+        except OSError:
+            return None
+        fields = {}
+        for line in text.splitlines():
+            key, sep, value = line.partition("=")
+            if sep:
+                fields[key.strip()] = value.strip().strip("'\"")
+        words = (fields.get("ID", "") + " " + fields.get("ID_LIKE", "")).lower().split()
+        for ids, family in _FAMILIES:
+            if any(word in ids for word in words):
+                return family
+        return None
+
+    def pkg_mgr(self, family: Optional[str]) -> Optional[str]:
+        for name in _FAMILY_PKG_MGR.get(family or "", []):
+            found = self.which(_PKG_MGR_COMMAND[name])
+            if found:
+                if name == "dnf" and os.path.basename(os.path.realpath(found)) == "dnf5":
+                    return "dnf5"
+                return name
+        if family == "RedHat" and self.which("dnf5"):
+            return "dnf5"
+        return None
+
+    def run(self) -> Dict[str, Any]:
+        request = self.request
+        layout = self.layout()
+        trees = self.trees(layout)
+
+        script = None
+        if request.init_script_content is not None:
+            script_path = request.init_script_path or default_init_script(self.user)
+            script_changed = self.file(script_path, request.init_script_content, SCRIPT_MODE)
+            script = {"path": script_path, "checksum": hashlib.sha256(request.init_script_content).hexdigest(),
+                      "changed": script_changed}
+
+        conf_path = request.containers_conf_path or default_containers_conf(self.user, self.environ)
+        conf_text = render_containers_conf(request.podman_runtime, request.podman_ulimits)
+        if conf_text is None:
+            conf_changed = self.absent(conf_path)
+        else:
+            conf_changed = self.file(conf_path, conf_text.encode("utf-8"), CONF_MODE)
+        family = self.os_family()
+        return {
+            "changed": bool(self.changes),
+            "changes": list(self.changes),
+            "root": layout.root,
+            "state_dir": layout.state_dir,
+            "live_dir": layout.live_dir,
+            "archive_dir": trees[3],
+            "init_script": script,
+            "containers_conf": {"path": conf_path, "state": "absent" if conf_text is None else "present",
+                                "changed": conf_changed},
+            "missing": self.missing(),
+            "missing_packages": self.missing_packages(),
+            "image_exists": self.image_exists(),
+            "user": self.user.as_dict(),
+            "os_family": family,
+            "pkg_mgr": self.pkg_mgr(family),
+        }
+
+
+def _kind(st: Any) -> str:
+    if stat.S_ISLNK(st.st_mode):
+        return "a symbolic link"
+    if stat.S_ISREG(st.st_mode):
+        return "a file of %d bytes" % st.st_size
+    return "not a regular file"
+
+
+def _text(data: Optional[bytes]) -> str:
+    if data is None:
+        return ""
+    if len(data) > DIFF_MAX or b"\x00" in data:
+        return "(%d bytes)\n" % len(data)
+    return data.decode("utf-8", "replace")

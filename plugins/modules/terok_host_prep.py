@@ -1,0 +1,355 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright (c) terok.lifecycle contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: terok_host_prep
+short_description: Prepare a host for terok tasks in one call and report what it lacks
+version_added: 0.1.0
+description:
+  - In one call, the work of role C(terok.lifecycle.terok_host) that needs no package manager and no
+    image build, so that a rerun on a prepared host costs one module run.
+  - Makes the terok state root and its trees (C(core), C(sandbox-live), C(archive), or where
+    C(TEROK_STATE_DIR) and C(TEROK_SANDBOX_LIVE_DIR) move them) with O(root_mode) and, when given, O(root_owner)
+    and O(root_group).
+  - Installs the in-container init script O(init_script_content) at O(init_script_path), mode C(0755).
+  - Writes the podman drop-in O(containers_conf_path) when O(podman_runtime) or O(podman_ulimits) is set,
+    and removes it when neither is.
+  - Reports, without changing anything, what the host lacks (podman, the O(commands), PyYAML for the
+    Python that runs the modules, the O(packages) the package database does not list), whether the task
+    image O(image) exists, the user it runs as, the OS family and the package manager, so that a playbook
+    installs only what is missing and gathers no facts.
+  - The defaults follow the user the module runs as, as terok's do; for root the system paths, for any
+    other user per-user paths under its home directory (see each option).
+  - Directories made on the way to a path get mode C(0755) when the module runs as root and C(0700)
+    otherwise, as the XDG base directory specification asks.
+author:
+  - terok.lifecycle contributors (@terok-ai)
+options:
+  root:
+    description:
+      - The terok state root on the target, an absolute path.
+      - When unset, as the other modules of the collection resolve it, the first of these that is set wins,
+        C(TEROK_ROOT) in the target's environment, C(paths.root) in the terok config file
+        (C(TEROK_CONFIG_FILE), else C(/etc/terok/config.yml), then C(~/.config/terok/config.yml); read only
+        where PyYAML is installed), then C(/var/lib/terok) for root and C(${XDG_DATA_HOME:-~/.local/share}/terok)
+        for other users.
+    type: path
+  root_mode:
+    description:
+      - The mode of the state root and of each of its trees, octal, as a string such as V('0750').
+    type: raw
+    default: '0750'
+  root_owner:
+    description:
+      - The owner of the state root and its trees, a user name or a uid. Unset, they belong to the user the
+        module runs as when it makes them, and an existing owner is left alone.
+    type: str
+  root_group:
+    description:
+      - The group of the state root and its trees, a group name or a gid. Unset as for O(root_owner).
+    type: str
+  init_script_content:
+    description:
+      - The text of the in-container init script (the collection's C(files/init-ssh-and-repo.sh)), installed at
+        O(init_script_path) with mode C(0755). A module cannot read the controller's files, so the playbook passes
+        the text, for example with C(lookup('ansible.builtin.file', path, rstrip=false)).
+      - Unset, no init script is managed.
+    type: str
+  init_script_path:
+    description:
+      - Where the init script goes, an absolute path without C(:) or C(,) (the task containers bind-mount it).
+      - Default C(/usr/local/libexec/terok/init-ssh-and-repo.sh) for root,
+        C(~/.local/libexec/terok/init-ssh-and-repo.sh) for other users.
+      - Needs O(init_script_content).
+    type: path
+  containers_conf_path:
+    description:
+      - The podman drop-in file this module owns, written when O(podman_runtime) or O(podman_ulimits) is set and
+        removed when neither is.
+      - Default C(/etc/containers/containers.conf.d/50-terok-lifecycle.conf) for root,
+        C(${XDG_CONFIG_HOME:-~/.config}/containers/containers.conf.d/50-terok-lifecycle.conf) for other users,
+        where podman reads a rootless user's settings.
+    type: path
+  podman_runtime:
+    description:
+      - The OCI runtime podman is to use (C([engine] runtime) in the drop-in), a name such as V(runc) or V(crun),
+        or an absolute path.
+    type: str
+  podman_ulimits:
+    description:
+      - Default ulimits of podman's containers (C([containers] default_ulimits) in the drop-in), each
+        C(NAME=SOFT[:HARD]) such as V(nofile=20000:20000).
+    type: list
+    elements: str
+  executable:
+    description:
+      - The podman executable on the target, a name looked up on C(PATH) or a full path; reported in
+        RV(missing) as V(podman) when it is not found.
+    type: str
+    default: podman
+  commands:
+    description:
+      - Further commands the host must have, names looked up on C(PATH) or absolute paths; those not found are
+        reported in RV(missing).
+    type: list
+    elements: str
+    default: [git]
+  packages:
+    description:
+      - Package names to look up in the package database (C(dpkg-query) or C(rpm)); those not installed are
+        reported in RV(missing_packages). One query for all of them.
+    type: list
+    elements: str
+    default: []
+  image:
+    description:
+      - A task image whose presence is reported in RV(image_exists) (C(podman image exists)).
+    type: str
+  lock_timeout:
+    description:
+      - Not used, since this module takes no project lock; accepted so that C(module_defaults) for the
+        action group C(terok.lifecycle.terok) apply to this module too.
+    type: float
+    default: 30
+extends_documentation_fragment:
+  - terok.lifecycle.common.action_group
+attributes:
+  check_mode:
+    support: full
+    description: Nothing is written; RV(changes) and the diff say what would change. The checks run as usual.
+  diff_mode:
+    support: full
+    description: Before and after of each directory (mode and owner), of the init script and of the drop-in.
+  idempotent:
+    support: full
+    description: A second run with the same options reports no change.
+notes:
+  - The module needs no PyYAML itself (it reports whether PyYAML is missing); without PyYAML it cannot read
+    the terok config file, and says so in a warning when one is there.
+seealso:
+  - module: terok.lifecycle.terok_tasks
+    description: Converge the host's tasks once it is prepared.
+"""
+
+EXAMPLES = r"""
+- name: Prepare the host (state root, init script) and see what it lacks
+  terok.lifecycle.terok_host_prep:
+    init_script_content: "{{ lookup('ansible.builtin.file', 'files/init-ssh-and-repo.sh', rstrip=false) }}"
+    image: localhost/terok-task:latest
+  register: prep
+
+- name: Install what is missing (root only)
+  ansible.builtin.package:
+    name: "{{ prep.missing | map('replace', 'PyYAML', 'python3-yaml') | list }}"
+    use: "{{ prep.pkg_mgr or 'auto' }}"
+  when: prep.missing | length > 0 and prep.user.privileged
+
+- name: A state root of its own, owned by a service user, with a podman runtime set
+  terok.lifecycle.terok_host_prep:
+    root: /srv/terok
+    root_owner: terok
+    root_group: terok
+    root_mode: "0750"
+    podman_runtime: runc
+    podman_ulimits:
+      - nofile=20000:20000
+
+- name: Only report (check mode changes nothing)
+  terok.lifecycle.terok_host_prep:
+    packages: [podman, git, python3-yaml]
+  check_mode: true
+  register: report
+"""
+
+RETURN = r"""
+changes:
+  description: What changed (in check mode, what would change), one sentence each.
+  returned: always
+  type: list
+  elements: str
+  sample: ["created directory /var/lib/terok (mode 0750)", "wrote /usr/local/libexec/terok/init-ssh-and-repo.sh (mode 0755)"]
+root:
+  description: The state root.
+  returned: success
+  type: str
+  sample: /var/lib/terok
+state_dir:
+  description: The metadata tree (C(<root>/core) unless C(TEROK_STATE_DIR) moves it).
+  returned: success
+  type: str
+  sample: /var/lib/terok/core
+live_dir:
+  description: The task directories' tree (C(<root>/sandbox-live) unless moved).
+  returned: success
+  type: str
+  sample: /var/lib/terok/sandbox-live
+archive_dir:
+  description: The archive tree, C(<root>/archive).
+  returned: success
+  type: str
+  sample: /var/lib/terok/archive
+init_script:
+  description: The init script, null when O(init_script_content) is unset.
+  returned: success
+  type: dict
+  contains:
+    path:
+      description: Where it is.
+      type: str
+      sample: /usr/local/libexec/terok/init-ssh-and-repo.sh
+    checksum:
+      description: The SHA-256 of its text, hexadecimal (the role labels the image it builds with it).
+      type: str
+    changed:
+      description: Whether it was written or its mode set.
+      type: bool
+containers_conf:
+  description: The podman drop-in.
+  returned: success
+  type: dict
+  contains:
+    path:
+      description: Its path.
+      type: str
+      sample: /etc/containers/containers.conf.d/50-terok-lifecycle.conf
+    state:
+      description: V(present) when a setting is asked for, else V(absent).
+      type: str
+      sample: absent
+    changed:
+      description: Whether it was written or removed.
+      type: bool
+missing:
+  description:
+    - What the host lacks, in this order, V(podman) (O(executable) was not found), each of O(commands) that was not
+      found, V(PyYAML) (the Python running the modules cannot import C(yaml)).
+  returned: success
+  type: list
+  elements: str
+  sample: [podman, PyYAML]
+missing_packages:
+  description: The O(packages) the package database does not list as installed.
+  returned: success
+  type: list
+  elements: str
+  sample: []
+image_exists:
+  description: Whether O(image) exists; null when O(image) is unset or podman is missing.
+  returned: success
+  type: bool
+user:
+  description: The user the module runs as, whose defaults apply.
+  returned: success
+  type: dict
+  contains:
+    uid:
+      description: Its uid.
+      type: int
+      sample: 0
+    gid:
+      description: Its primary gid.
+      type: int
+      sample: 0
+    name:
+      description: Its name.
+      type: str
+      sample: root
+    home:
+      description: Its home directory (C(HOME), else the password database's).
+      type: str
+      sample: /root
+    privileged:
+      description: Whether it is root (uid 0), who may install packages.
+      type: bool
+      sample: true
+os_family:
+  description: The OS family from C(/etc/os-release), named as Ansible names it (V(Debian), V(RedHat), V(Suse),
+    V(Alpine), V(Archlinux)); null when unknown.
+  returned: success
+  type: str
+  sample: Debian
+pkg_mgr:
+  description: The package manager for C(ansible.builtin.package)'s C(use) (V(apt), V(dnf), V(dnf5), V(yum),
+    V(zypper), V(apk), V(pacman)), null when none was found.
+  returned: success
+  type: str
+  sample: apt
+option:
+  description: The option a failure is about.
+  returned: failure, when the failure is about an option
+  type: str
+  sample: root_mode
+path:
+  description: The file a failure is about.
+  returned: failure, when the failure is about a file
+  type: str
+"""
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.terok.lifecycle.plugins.module_utils._errors import TerokError
+from ansible_collections.terok.lifecycle.plugins.module_utils._host_prep import HostPrep, Request
+from ansible_collections.terok.lifecycle.plugins.module_utils._podman import CommandRunner
+
+
+class _Runner(CommandRunner):
+    def __init__(self, module):
+        self.module = module
+
+    def run(self, argv, data=None):
+        return self.module.run_command(argv, data=data, encoding="utf-8", errors="surrogateescape")
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec={
+            "root": {"type": "path"},
+            "root_mode": {"type": "raw", "default": "0750"},
+            "root_owner": {"type": "str"},
+            "root_group": {"type": "str"},
+            "init_script_content": {"type": "str"},
+            "init_script_path": {"type": "path"},
+            "containers_conf_path": {"type": "path"},
+            "podman_runtime": {"type": "str"},
+            "podman_ulimits": {"type": "list", "elements": "str"},
+            "executable": {"type": "str", "default": "podman"},
+            "commands": {"type": "list", "elements": "str", "default": ["git"]},
+            "packages": {"type": "list", "elements": "str", "default": []},
+            "image": {"type": "str"},
+            "lock_timeout": {"type": "float", "default": 30.0},
+        },
+        supports_check_mode=True,
+    )
+    prep = None
+    try:
+        prep = HostPrep(Request(module.params), _Runner(module), check_mode=module.check_mode)
+        result = prep.run()
+    except (TerokError, OSError) as exc:
+        failure = {"changed": bool(prep and prep.changes and not module.check_mode)}
+        if isinstance(exc, TerokError):
+            failure["msg"] = exc.msg
+            failure.update((key, value) for key, value in (("option", exc.option), ("path", exc.path)) if value)
+        else:
+            path = getattr(exc, "filename", None)
+            failure["msg"] = "%s: %s" % (path, exc.strerror or exc) if path else str(exc)
+            if path:
+                failure["path"] = path
+        if prep:
+            failure["changes"] = prep.changes
+            for warning in prep.warnings:
+                module.warn(warning)
+        module.fail_json(**failure)
+    for warning in prep.warnings:
+        module.warn(warning)
+    if module._diff:
+        result["diff"] = prep.diffs
+    module.exit_json(**result)
+
+
+if __name__ == "__main__":
+    main()
