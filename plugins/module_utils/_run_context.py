@@ -9,9 +9,7 @@
 from __future__ import annotations
 
 import datetime
-import json
 
-from ansible_collections.terok.lifecycle.plugins.module_utils._confinement import CONFINEMENT_LABEL
 from ansible_collections.terok.lifecycle.plugins.module_utils._paths import Layout
 from ansible_collections.terok.lifecycle.plugins.module_utils._podman import Container, Podman, PodmanError
 from ansible_collections.terok.lifecycle.plugins.module_utils._secrets import load_key
@@ -80,13 +78,7 @@ class RunContext:
         labels: Optional[Dict[str, str]] = None,
         exit_code: Optional[int] = None,
     ) -> None:
-        """Record what a podman call did (or would do) to a container, so no second listing is needed.
-
-        Labels are given only for a container just made: its confinement label then says which
-        resource limits it asked for, and a host that would ignore them gets a warning.
-        """
-        if labels is not None and state == "running" and CONFINEMENT_LABEL in labels:
-            self.warn_unenforced_limits(labels[CONFINEMENT_LABEL])
+        """Record what a podman call did (or would do) to a container, so no second listing is needed."""
         containers = self.containers()
         if state is None:
             containers.pop(name, None)
@@ -126,25 +118,16 @@ class RunContext:
         """Whether podman runs rootless, asked once per run and only when a container is made."""
         return bool(self.host()["rootless"])
 
-    def warn_unenforced_limits(self, confinement: Any) -> None:
+    def warn_unenforced_limits(self, confinement: Dict[str, Any]) -> None:
         """Warn when a container made with resource limits runs where podman ignores them.
 
         Rootless podman on cgroups v1 enforces no ``--pids-limit``, ``--memory`` or ``--cpus``
         (it says "Resource limits are not supported and ignored on cgroups V1 rootless
-        systems" and makes the container without them). ``confinement`` is the container's
-        confinement as its label records it (a dict, or its JSON text). Outside check mode
-        only, like the question whether podman is rootless; the same ``podman info`` answers
-        both. One warning per set of limits, however many containers share it.
+        systems" and makes the container without them). ``confinement`` is what the container
+        was made with (``Confinement.as_dict()``). Called when a container was really made, so
+        never in check mode; the same ``podman info`` answers whether podman is rootless. One
+        warning per set of limits, however many containers share it.
         """
-        if self.check_mode:
-            return
-        if isinstance(confinement, str):
-            try:
-                confinement = json.loads(confinement)
-            except ValueError:
-                return
-        if not isinstance(confinement, dict):
-            return
         asked = [(key, confinement[key]) for key in LIMITS if confinement.get(key) not in (None, 0, -1)]
         if not asked:
             return

@@ -287,6 +287,7 @@ class TaskSession:
                     except TerokError:
                         podman.remove_secrets([secret for secret, _target in request.secrets])
                         raise
+                self.context.warn_unenforced_limits(spec.confinement.as_dict())
         self._note(task, name, "running", dict(request.labels))
 
     def start_container(self, task: Task, name: str) -> None:
