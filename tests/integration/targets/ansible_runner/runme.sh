@@ -33,72 +33,25 @@ work="$(mktemp -d)"
 suffix="$RANDOM"
 project="runner${suffix}"
 cleanup() {
-    local sock _try pid
+    local sock
     # the SSH connections the runs keep open (ControlPersist) first, then the sshd
     for sock in "$work"/cp/*; do
         if [[ -S "$sock" ]]; then
             ssh -o ControlPath="$sock" -O exit ansible-runner-test 2>/dev/null || true
         fi
     done
-    if [[ -s "$work/sshd.pid" ]]; then
-        pid="$(cat "$work/sshd.pid")"
-        kill "$pid" 2>/dev/null || true
-        for _try in $(seq 50); do
-            kill -0 "$pid" 2>/dev/null || break
-            sleep 0.1
-        done
-    fi
+    loopback_sshd_stop "$work"
     podman ps -a --format '{{.Names}}' | grep -E "^${project}-" | xargs -r podman rm -f >/dev/null || true
     rm -rf "$work"
 }
 trap cleanup EXIT
 
-# --- an sshd of our own, on two loopback addresses only; another port if one is taken
-ssh-keygen -q -t ed25519 -N '' -f "$work/host_key"
-ssh-keygen -q -t ed25519 -N '' -f "$work/client_key"
-cp "$work/client_key.pub" "$work/authorized_keys"
-mkdir -p /run/sshd
-started=""
-for _attempt in 1 2 3 4 5; do
-    port="${TEROK_ANSIBLE_RUNNER_SSH_PORT:-$((24000 + RANDOM % 2000))}"
-    cat >"$work/sshd_config" <<CONF
-Port $port
-ListenAddress 127.0.0.4
-ListenAddress 127.0.0.5
-HostKey $work/host_key
-AuthorizedKeysFile $work/authorized_keys
-PidFile $work/sshd.pid
-PermitRootLogin prohibit-password
-PasswordAuthentication no
-KbdInteractiveAuthentication no
-StrictModes no
-UsePAM no
-MaxStartups 30:30:60
-# ansible copies modules over sftp; without it every transfer first fails sftp and scp
-Subsystem sftp internal-sftp
-CONF
-    rm -f "$work/sshd.pid"
-    : >"$work/sshd.log"
-    if /usr/sbin/sshd -f "$work/sshd_config" -E "$work/sshd.log"; then
-        for _try in $(seq 50); do
-            [[ -s "$work/sshd.pid" ]] && break
-            sleep 0.1
-        done
-        if [[ -s "$work/sshd.pid" ]] && ! grep -q 'Bind to port' "$work/sshd.log"; then
-            started=1
-            break
-        fi
-        if [[ -s "$work/sshd.pid" ]]; then
-            kill "$(cat "$work/sshd.pid")" 2>/dev/null || true
-        fi
-    fi
-    [[ -n "${TEROK_ANSIBLE_RUNNER_SSH_PORT:-}" ]] && break
-done
-if [[ -z "$started" ]]; then
-    cat "$work/sshd.log" >&2
-    echo "ansible_runner: the sshd did not start" >&2
-    exit 1
-fi
+# --- an sshd of our own, on two loopback addresses only; another port if one is taken; its
+# sessions without root's rc files
+# shellcheck source=tests/integration/targets/setup_loopback_sshd/sshd.sh
+. ../setup_loopback_sshd/sshd.sh
+LOOPBACK_SSHD_PORT="${TEROK_ANSIBLE_RUNNER_SSH_PORT:-}" loopback_sshd_start "$work" 24000 2000 127.0.0.4 127.0.0.5
+port=$SSHD_PORT
 
 # --- the private data dir, laid out as ansible-runner (and AWX) expects it
 pdd="$work/private"
@@ -138,7 +91,7 @@ EXTRA
 cat >"$pdd/env/settings" <<SETTINGS
 job_timeout: 600
 SETTINGS
-cp "$work/client_key" "$pdd/env/ssh_key"
+cp "$SSHD_CLIENT_KEY" "$pdd/env/ssh_key"
 
 # AWX gives a job only what its private data dir holds: no variable of ansible-test's
 # (ANSIBLE_COLLECTIONS_PATH, ANSIBLE_CONFIG, PYTHONPATH, ...) reaches the runs. As in an
