@@ -90,8 +90,8 @@ def test_agents_start_side_by_side_and_report_in_list_order(agents):
 def test_agents_that_ignore_sigterm_are_stopped_side_by_side(agents):
     project, root, init_script = agents
     base = {"root": root, "image": IMAGE, "concurrency": 3}
-    started = S.adhoc("terok_tasks", dict(base, tasks=_items(project, 3, state="running", command=TERM_PROOF,
-                                                              init_script=init_script(0))), timeout=240)
+    items = _items(project, 3, state="running", command=TERM_PROOF, init_script=init_script(0))
+    started = S.adhoc("terok_tasks", dict(base, tasks=items), timeout=240)
     assert not started.failed, started
     stopped = S.adhoc("terok_tasks", dict(base, tasks=_items(project, 3, state="stopped", stop_timeout=3)), timeout=240)
     assert not stopped.failed, stopped
