@@ -4,17 +4,18 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 """Rows 9 (issue 14): the collection's playbooks on a fleet of loopback SSH hosts.
 
-One sshd of the benchmark's own listens on 127.0.0.1 .. 127.0.0.<largest N>; host ``fNN`` of
-an inventory is 127.0.0.NN with its own state root, init script path and podman drop-in path
-in a fresh directory per fleet. For each N: ``terok.lifecycle.provision`` on a fresh fleet
-(first run); then --fleet-reps rounds of the rerun (every host unchanged),
-``terok.lifecycle.status`` and the baseline, a playbook of one ``ping`` and one ``stat`` on
-the same hosts, in rotating order; last ``terok.lifecycle.cleanup`` with
-``terok_cleanup_older_than=0s`` (it archives the completed job of each host). ``local`` is the same on one host over the local connection. The figure of each is
-the wall time of the whole ``ansible-playbook`` process, start-up included, from cold SSH
-connections (every run has its own ControlPath directory, and its masters are closed after
-it). With mitogen 0.3 installed (into .cache/bench/, from the package index) the rerun and
-the baseline run again with strategy ``mitogen_linear``.
+One sshd, started by the SSH integration targets' own script (setup_loopback_sshd), listens
+on 127.0.0.1 .. 127.0.0.<largest N>; host ``fNN`` of an inventory is 127.0.0.NN with its own
+state root, init script path, podman drop-in path and remote temp dir in a fresh directory
+per fleet. For each N: ``terok.lifecycle.provision`` on a fresh fleet (first run); then
+--fleet-reps rounds of the rerun (every host unchanged), ``terok.lifecycle.status`` and the
+baseline, a playbook of one ``ping`` and one ``stat`` on the same hosts, in rotating order;
+with mitogen 0.3 (installed into .cache/bench/ from the package index) the same three once
+more with strategy ``mitogen_linear`` on the largest fleet; last ``terok.lifecycle.cleanup``
+with ``terok_cleanup_older_than=0s`` (it archives the completed job of each host). ``local``
+is the same on one host over the local connection. A figure is the wall time of the whole
+``ansible-playbook`` process, start-up included, from cold SSH connections (every run has its
+own ControlPath directory, and its masters are closed after it).
 """
 
 from __future__ import annotations
@@ -24,7 +25,6 @@ import os
 import re
 import resource
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -46,81 +46,44 @@ def address(index):
     return "127.0.0.%d" % index
 
 
-def _port_free(port, count):
-    for index in range(1, count + 1):
-        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-            try:
-                sock.bind((address(index), port))
-            except OSError:
-                return False
-    return True
+SSHD_SCRIPT = os.path.join(REPO, "tests", "integration", "targets", "setup_loopback_sshd", "sshd.sh")
 
 
 class Sshd(object):
-    """An sshd of the benchmark's own on loopback addresses, root login with a key of its own.
+    """The SSH targets' own loopback sshd (tests/integration/targets/setup_loopback_sshd/sshd.sh).
 
-    Its sessions get ``SHLVL=1``: bash then does not read root's ``~/.bashrc`` for a command
-    that sshd runs (bash reads it for ssh sessions only below shell level 2), and on these
-    machines that file runs ``pyenv init``, 0.1 s of every SSH command.
+    Root logs in with a client key of its own; the sessions get ``SHLVL=1``, so bash skips root's
+    ``~/.bashrc`` (``pyenv init`` on these machines, 0.1 s of every SSH command); sftp is served.
     """
 
     def __init__(self, directory, hosts):
         self.dir = directory
         self.hosts = hosts
         self.port = None
+        self.client_key = None
         os.makedirs(directory, exist_ok=True)
-        self.client_key = os.path.join(directory, "client_key")
-        self.pidfile = os.path.join(directory, "sshd.pid")
+
+    def _bash(self, call, *words):
+        return subprocess.run(["bash", "-c", '. "$0" && ' + call, SSHD_SCRIPT] + list(words), stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, check=False, timeout=120)
 
     def start(self):
-        sshd = "/usr/sbin/sshd"
-        if not os.access(sshd, os.X_OK):
-            raise RuntimeError("no %s: apt-get install openssh-server (make bootstrap does)" % sshd)
-        for key in ("host_key", "client_key"):
-            subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", os.path.join(self.dir, key)],
-                           check=True, stdout=subprocess.DEVNULL)
-        shutil.copy(self.client_key + ".pub", os.path.join(self.dir, "authorized_keys"))
-        for port in range(26000 + os.getpid() % 1000, 28000):
-            if _port_free(port, self.hosts):
-                self.port = port
-                break
-        else:
-            raise RuntimeError("no free port for the benchmark's sshd")
-        lines = ["Port %d" % self.port]
-        lines += ["ListenAddress %s" % address(i) for i in range(1, self.hosts + 1)]
-        lines += [
-            "HostKey %s" % os.path.join(self.dir, "host_key"),
-            "AuthorizedKeysFile %s" % os.path.join(self.dir, "authorized_keys"),
-            "PidFile %s" % self.pidfile,
-            "PermitRootLogin prohibit-password",
-            "PasswordAuthentication no",
-            "KbdInteractiveAuthentication no",
-            "StrictModes no",
-            "UsePAM no",
-            "MaxStartups 100:30:200",
-            "MaxSessions 100",
-            "SetEnv SHLVL=1",
-        ]
-        config = os.path.join(self.dir, "sshd_config")
-        with open(config, "w") as handle:
-            handle.write("\n".join(lines) + "\n")
-        os.makedirs("/run/sshd", exist_ok=True)
-        subprocess.run([sshd, "-f", config, "-E", os.path.join(self.dir, "sshd.log")], check=True)
-        for _try in range(100):
-            if os.path.exists(self.pidfile) and os.path.getsize(self.pidfile):
-                break
-            time.sleep(0.05)
-        else:
-            raise RuntimeError("the benchmark's sshd did not start; see %s" % os.path.join(self.dir, "sshd.log"))
-        log("sshd on %s..%s port %d" % (address(1), address(self.hosts), self.port))
+        if not os.path.isfile(SSHD_SCRIPT):
+            raise RuntimeError("no %s" % SSHD_SCRIPT)
+        if not os.access("/usr/sbin/sshd", os.X_OK):
+            raise RuntimeError("no /usr/sbin/sshd: apt-get install openssh-server (make bootstrap does)")
+        addresses = [address(i) for i in range(1, self.hosts + 1)]
+        proc = self._bash('loopback_sshd_start "$@" && printf "%s %s\\n" "$SSHD_PORT" "$SSHD_CLIENT_KEY"',
+                          self.dir, "26000", "2000", *addresses)
+        words = proc.stdout.decode("utf-8", "replace").split()
+        if proc.returncode != 0 or len(words) != 2:
+            raise RuntimeError("the loopback sshd did not start: %s" % proc.stderr.decode("utf-8", "replace")[-2000:])
+        self.port, self.client_key = int(words[0]), words[1]
+        log("sshd on %s..%s port %d" % (addresses[0], addresses[-1], self.port))
 
     def stop(self):
-        try:
-            with open(self.pidfile) as handle:
-                pid = int(handle.read().strip())
-            os.kill(pid, 15)
-        except (OSError, ValueError):
-            pass
+        if self.port:
+            self._bash('loopback_sshd_stop "$1"', self.dir)
 
 
 def mitogen_strategy_dir(args):
