@@ -488,7 +488,7 @@ def converge_many(
     ``items``: the specs are items of a list (terok_tasks), checked together first and
     named ``tasks[i]`` in errors. With ``exclusive`` the collection-managed tasks of each
     listed project that no spec names are archived. Pass ``results`` to keep what was done
-    when a later item fails. ``concurrency``: how many podman actions of a project's items
+    when a later item fails. ``concurrency``: how many container starts of a project's items
     may run at once (1: one item after another).
     """
     results = results or Results(len(specs))

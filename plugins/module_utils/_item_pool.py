@@ -9,8 +9,9 @@
 A thread per item (up to ``MAX_THREADS``) runs it. The library (decisions, the in-memory
 model, metadata writes) is entered by one thread at a time, and in item order until each
 item makes its first podman call, so the decisions come in a fixed order. A thread lets go
-of the library for its podman actions (``outside``: at most ``limit`` of them at once, with
-the project lock held) and for its waits (``waiting``: not limited). While every item in
+of the library for its podman actions (``outside``: at most ``limit`` container starts at once;
+stops, removals and log captures unbounded; the project lock held) and for its waits
+(``waiting``: not limited). While every item in
 progress waits, the project lock is let go too; the first thread to come back takes it
 again and has the tasks read afresh, so what the waits saw is recorded against the disk.
 
@@ -88,12 +89,19 @@ class ItemPool:
         return errors
 
     @contextlib.contextmanager
-    def outside(self) -> Iterator[None]:
-        """A podman action: other items may decide meanwhile; the project lock stays held."""
+    def outside(self, bounded: bool = True) -> Iterator[None]:
+        """A podman action: other items may decide meanwhile; the project lock stays held.
+
+        ``bounded``: it counts against ``limit`` (a container start, which keeps the CPU busy);
+        a stop, a removal or a log capture mostly waits on podman and is not bounded.
+        """
         self._pass_turn()
         self._library.release()
         try:
-            with self._actions:
+            if bounded:
+                with self._actions:
+                    yield
+            else:
                 yield
         finally:
             self._library.acquire()

@@ -106,9 +106,13 @@ class TaskSession:
         yield not self.context.check_mode
         self._count(1)
 
-    def _outside(self) -> contextlib.AbstractContextManager:
-        """Around a podman action: other items may decide meanwhile (a no-op for one item at a time)."""
-        return self.pool.outside() if self.pool is not None else contextlib.nullcontext()
+    def _outside(self, bounded: bool = True) -> contextlib.AbstractContextManager:
+        """Around a podman action: other items may decide meanwhile (a no-op for one item at a time).
+
+        ``bounded``: a container start, counted against ``concurrency``; stops, removals and log
+        captures mostly wait on podman and are not.
+        """
+        return self.pool.outside(bounded) if self.pool is not None else contextlib.nullcontext()
 
     def result(self, task: Task, archive_path: Optional[str] = None) -> dict:
         """The task's result dict; a task that never ran needs no podman call."""
@@ -234,7 +238,7 @@ class TaskSession:
                 self.tasks.drop(task.task_id)
                 return None
             try:
-                with self._outside():
+                with self._outside(bounded=False):
                     self._remove_task_dir(task)
             except (OSError, TerokError) as exc:
                 # keep the metadata (marked deleting): the task stays listed and a rerun retries
@@ -310,7 +314,7 @@ class TaskSession:
         """``podman stop --time timeout`` one container."""
         with self._writing() as real:
             if real:
-                with self._outside():
+                with self._outside(bounded=False):
                     self.context.podman.stop(name, timeout)
         self._note(task, name, "exited")
 
@@ -329,7 +333,7 @@ class TaskSession:
         ]
         with self._writing() as real:
             if real:
-                with self._outside():
+                with self._outside(bounded=False):
                     self.context.podman.remove(names)
                     self.context.podman.remove_secrets(secrets)
         for name in names:
@@ -343,7 +347,7 @@ class TaskSession:
             if not real:
                 return
             chunks, failures = [], []
-            with self._outside():
+            with self._outside(bounded=False):
                 for name in names:
                     try:
                         chunks.append(self.context.podman.logs(name))

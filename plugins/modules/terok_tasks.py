@@ -173,8 +173,9 @@ options:
     default: false
   concurrency:
     description:
-      - How many podman actions (C(podman run), C(start), C(stop), C(rm), C(logs)) of one project's items run at
-        once. Waits for readiness and exits are not limited by it, so N agents waiting cost about as long as the slowest.
+      - How many container starts (C(podman run), C(start), C(unpause)) of one project's items run at once.
+        Stops, removals, log captures and the waits for readiness and exits mostly wait on podman and are not
+        limited by it, so N agents cost about as long as the slowest.
       - The default suits a small host (2 cores); a larger host can take more, since a C(podman run) mostly waits for
         storage and the network set-up. V(1) converges one item after another.
       - Check mode always predicts one item after another (it waits for nothing).

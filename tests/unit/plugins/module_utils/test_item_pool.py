@@ -173,3 +173,17 @@ def test_changed_is_per_item(make_runtime, concurrency):
     ], {"image": IMAGE})
     results = converge_many(context, mixed, concurrency=concurrency)
     assert [task["changed"] for task in results.tasks] == [False, True, False]
+
+
+def test_stops_and_removals_are_not_bounded_by_concurrency(make_runtime):
+    runner = SlowPodman({"logs": 0.05})
+    converge(make_runtime, runner, running(4), concurrency=4)
+    for state, sub in (("stopped", "stop"), ("absent", "rm")):
+        runner.slow = {sub: 0.3}
+        runner.now, runner.most = {}, {}
+        context, _runner = make_runtime(containers=runner.containers)
+        context.podman.runner = runner
+        items = [dict(project="demo", name="agent-%d" % i, state=state) for i in range(4)]
+        results = converge_many(context, specs_from_items(items, {}), concurrency=2)
+        assert all(task["changed"] for task in results.tasks)
+        assert runner.most[sub] == 4  # a stop waits out its grace, a removal its podman: all four at once
