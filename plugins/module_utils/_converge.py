@@ -390,7 +390,7 @@ class Results:
         result: Dict[str, Any] = {"project": spec.project, "task_id": spec.task_id, "name": spec.name,
                                   "changed": changed, "failed": True, "msg": getattr(exc, "msg", None) or str(exc)}
         if getattr(exc, "option", None):
-            result["option"] = getattr(exc, "option")
+            result["option"] = exc.option
         self.errors[index] = exc
         self.tasks[index] = result
         self.changed = self.changed or changed

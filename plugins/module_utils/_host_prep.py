@@ -102,28 +102,17 @@ def parse_mode(value: Any, option: str = "root_mode") -> int:
     return int(text, 8)
 
 
-def _user_id(value: Any, option: str) -> Optional[int]:
+def _account_id(value: Any, option: str, kind: str) -> Optional[int]:
+    """A uid (``kind`` user) or gid (``kind`` group) given as a number or a name; None when unset."""
     if value is None or value == "":
         return None
     text = str(value)
     if text.isdigit():
         return int(text)
     try:
-        return pwd.getpwnam(text).pw_uid
+        return pwd.getpwnam(text).pw_uid if kind == "user" else grp.getgrnam(text).gr_gid
     except KeyError:
-        raise _fail(option, "there is no user %r on the target" % text)
-
-
-def _group_id(value: Any, option: str) -> Optional[int]:
-    if value is None or value == "":
-        return None
-    text = str(value)
-    if text.isdigit():
-        return int(text)
-    try:
-        return grp.getgrnam(text).gr_gid
-    except KeyError:
-        raise _fail(option, "there is no group %r on the target" % text)
+        raise _fail(option, "there is no %s %r on the target" % (kind, text))
 
 
 def _string_list(value: Any, option: str, pattern: Any, what: str) -> List[str]:
@@ -204,8 +193,8 @@ class Request:
         self.root = _absolute("root", params.get("root"))
         mode = params.get("root_mode")
         self.root_mode = DEFAULT_TREE_MODE if mode is None or mode == "" else parse_mode(mode)
-        self.root_uid = _user_id(params.get("root_owner"), "root_owner")
-        self.root_gid = _group_id(params.get("root_group"), "root_group")
+        self.root_uid = _account_id(params.get("root_owner"), "root_owner", "user")
+        self.root_gid = _account_id(params.get("root_group"), "root_group", "group")
         self.executable = params.get("executable") or "podman"
         self.init_script_path = _absolute("init_script_path", params.get("init_script_path"))
         if self.init_script_path and re.search(r"[:,]", self.init_script_path):
@@ -430,13 +419,13 @@ class HostPrep:
         if not image:
             return None
         try:
-            path = self.podman.path()
+            self.podman.path()
         except PodmanError:
             return None  # reported in missing; the role asks again once podman is installed
-        rc, out, err = self.runner.run([path, "image", "exists", image])
-        if rc in (0, 1):
-            return rc == 0
-        raise _fail("image", "podman image exists %s failed (rc=%s): %s" % (image, rc, (err or out).strip()))
+        try:
+            return self.podman.image_exists(image, strict=True)
+        except PodmanError as exc:
+            raise _fail("image", exc.msg)
 
     def os_family(self) -> Optional[str]:
         try:

@@ -331,9 +331,12 @@ class Podman:
             raise PodmanError("podman images returned output that is not JSON: %s" % exc)
         return {name: item.get("Id") for item in items or [] for name in item.get("Names") or [] if item.get("Id")}
 
-    def image_exists(self, image: str) -> Optional[bool]:
-        """Whether ``podman image exists`` finds ``image``; None when podman could not tell."""
-        rc, _out, _err = self._command("image", "exists", image)
+    def image_exists(self, image: str, strict: bool = False) -> Optional[bool]:
+        """Whether ``podman image exists`` finds ``image``; None when podman could not tell
+        (``strict``: raise PodmanError with podman's answer instead)."""
+        rc, out, err = self._command("image", "exists", image)
+        if rc not in (0, 1) and strict:
+            raise PodmanError("podman image exists %s failed (rc=%s): %s" % (image, rc, _detail(out, err)))
         return {0: True, 1: False}.get(rc)
 
     def logs(self, name: str) -> str:

@@ -25,13 +25,9 @@ def _text(data):
 
 
 class ProcessRunner(CommandRunner):
-    """``run`` and ``stream`` with subprocess; ``calls`` records every argv."""
-
-    def __init__(self):
-        self.calls = []
+    """``run`` and ``stream`` with subprocess."""
 
     def run(self, argv, data=None):
-        self.calls.append(list(argv))
         proc = subprocess.run(
             argv, input=None if data is None else data.encode("utf-8", "surrogateescape"),
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, check=False,
@@ -39,7 +35,6 @@ class ProcessRunner(CommandRunner):
         return proc.returncode, _text(proc.stdout), _text(proc.stderr)
 
     def stream(self, argv, needle, timeout):
-        self.calls.append(list(argv))
         proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL)
         chunks = {proc.stdout: b"", proc.stderr: b""}
         selector = selectors.DefaultSelector()

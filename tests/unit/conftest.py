@@ -52,6 +52,16 @@ def podman_ps(podman_program):
 
 
 @pytest.fixture
+def no_system_config(monkeypatch, tmp_path):
+    """Never read the host's /etc/terok/config.yml (terok_host_prep's tests resolve the root as terok does)."""
+    from ansible_collections.terok.lifecycle.plugins.module_utils import _host_prep, _paths
+
+    path = str(tmp_path / "etc-terok" / "config.yml")
+    monkeypatch.setattr(_paths, "SYSTEM_CONFIG", path)
+    monkeypatch.setattr(_host_prep, "SYSTEM_CONFIG", path)
+
+
+@pytest.fixture
 def root(tmp_path):
     return str(tmp_path / "root")
 

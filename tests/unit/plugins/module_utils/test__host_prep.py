@@ -11,7 +11,7 @@ import stat
 
 import pytest
 
-from ansible_collections.terok.lifecycle.plugins.module_utils import _host_prep, _paths
+from ansible_collections.terok.lifecycle.plugins.module_utils import _host_prep
 from ansible_collections.terok.lifecycle.plugins.module_utils._errors import TerokError
 from ansible_collections.terok.lifecycle.plugins.module_utils._host_prep import (
     CONF_NAME,
@@ -55,12 +55,7 @@ class Runner(FakePodman):
         return super().run(argv)
 
 
-@pytest.fixture(autouse=True)
-def no_system_config(monkeypatch, tmp_path):
-    """Never read the host's /etc/terok/config.yml."""
-    path = str(tmp_path / "etc-terok" / "config.yml")
-    monkeypatch.setattr(_paths, "SYSTEM_CONFIG", path)
-    monkeypatch.setattr(_host_prep, "SYSTEM_CONFIG", path)
+pytestmark = pytest.mark.usefixtures("no_system_config")  # never the host's /etc/terok/config.yml
 
 
 @pytest.fixture

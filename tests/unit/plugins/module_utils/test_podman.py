@@ -428,3 +428,9 @@ def test_logs_order_a_whole_second_before_its_fractions(exe):
     out = "2026-11-28T09:15:02.25Z later\n"
     err = "2026-11-28T09:15:02Z sooner\n"
     assert Podman(exe, Recorder((0, out, err))).logs("c") == err + out
+
+
+def test_a_strict_image_check_raises_with_podmans_answer(exe):
+    with pytest.raises(PodmanError) as err:
+        Podman(exe, Recorder((125, "", "Error: storage is broken"))).image_exists("img", strict=True)
+    assert "storage is broken" in err.value.msg and "rc=125" in err.value.msg

@@ -10,18 +10,13 @@ import os
 import pytest
 import yaml
 
-from ansible_collections.terok.lifecycle.plugins.module_utils import _host_prep, _paths
 from ansible_collections.terok.lifecycle.plugins.modules import terok_host_prep
 
 SCRIPT = "#!/bin/bash\necho '>> init complete'\n"
 IMAGE = "localhost/terok-task:latest"
 
 
-@pytest.fixture(autouse=True)
-def no_system_config(monkeypatch, tmp_path):
-    path = str(tmp_path / "etc-terok" / "config.yml")
-    monkeypatch.setattr(_paths, "SYSTEM_CONFIG", path)
-    monkeypatch.setattr(_host_prep, "SYSTEM_CONFIG", path)
+pytestmark = pytest.mark.usefixtures("no_system_config")  # never the host's /etc/terok/config.yml
 
 
 @pytest.fixture
