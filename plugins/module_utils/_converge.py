@@ -113,10 +113,9 @@ def plan_running(context: RunContext, task: Task, spec: Spec) -> Tuple[str, str,
     """
     name = container_name(task.project, start_mode(task, spec), task.task_id)
     current = context.containers(required=True).get(name)
-    digest = spec.container.digest(context.secrets_key)
     if current is None:
         return "create", name, None
-    differs = current.labels.get(SPEC_LABEL) != digest
+    differs = not spec.container.matches(current.labels.get(SPEC_LABEL), context.secrets_key)
     foreign = SPEC_LABEL not in current.labels  # made by terok itself (terok-sandbox's own hardening), not by us
     if differs and spec.recreate and (not foreign or spec.recreate_foreign):
         return "recreate", name, None
@@ -189,9 +188,9 @@ def _start(session: TaskSession, task: Task, spec: Spec, action: str, name: str)
     before = task
     mode = start_mode(task, spec)
     mark = session.changes
-    changes = {"mode": mode, "unrestricted": not spec.container.confinement.restricted}  # terok records it on every run
-    if mode in ("web", "toad") and spec.container.confinement.web_port() is not None:
-        changes["web_port"] = spec.container.confinement.web_port()
+    changes = {"mode": mode, "unrestricted": not spec.container.restricted}  # terok records it on every run
+    if mode in ("web", "toad") and spec.container.web_port() is not None:
+        changes["web_port"] = spec.container.web_port()
     task = session.update_meta(task, changes, drop=("ready_at", "exit_code", "stopped_at"))
     mark_started = session.changes
     since = "%.6f" % session.context.now().timestamp()  # for `podman logs --since`

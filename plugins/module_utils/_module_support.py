@@ -17,22 +17,16 @@ import threading
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
-from ansible.module_utils.errors import UnsupportedError
 
-from ansible_collections.terok.lifecycle.plugins.module_utils._confinement import DEFAULT_PIDS_LIMIT
-from ansible_collections.terok.lifecycle.plugins.module_utils._container_spec import RESET_MODES
 from ansible_collections.terok.lifecycle.plugins.module_utils._errors import TerokError
 from ansible_collections.terok.lifecycle.plugins.module_utils._metadata import HAS_YAML, YAML_IMPORT_ERROR, load_yaml
-from ansible_collections.terok.lifecycle.plugins.module_utils._naming import MODES
 from ansible_collections.terok.lifecycle.plugins.module_utils._paths import Layout
 from ansible_collections.terok.lifecycle.plugins.module_utils._podman import CommandRunner, Podman
 from ansible_collections.terok.lifecycle.plugins.module_utils._run_context import RunContext
-from ansible_collections.terok.lifecycle.plugins.module_utils._spec import STATES
-from ansible_collections.terok.lifecycle.plugins.module_utils._status import STATUSES
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # the names are for annotations only: typing is not imported at run time
-    from typing import Any, Callable, Dict, List, Optional, Tuple
+    from typing import Any, Callable, Dict, List, NoReturn, Optional, Tuple
 
     from ansible_collections.terok.lifecycle.plugins.module_utils._podman import Result
 
@@ -46,90 +40,45 @@ def common_argument_spec() -> Dict[str, Dict[str, Any]]:
     }
 
 
-def task_argument_spec(items: bool = False) -> Dict[str, Dict[str, Any]]:
-    """The options of one task, as terok_task takes them and terok_tasks takes them per item.
+class ItemsModule(AnsibleModule):
+    """An AnsibleModule whose argument errors in a list option of items name the item and its option.
 
-    For list items (``items``) the value checks are left to the library, whose messages name
-    the item's index (``tasks[3].state``); Ansible's own would only say "found in tasks".
+    Ansible checks every item against the items' argument spec, but its message names only the
+    list (``... found in tasks``). When that check fails, the items are checked again one option
+    at a time against the same spec, and the first failure is reported as ``tasks[3].wait: ...``
+    with ``option`` set to that name.
     """
-    spec: Dict[str, Dict[str, Any]] = {
-        "project": {"type": "str", "required": True},
-        "name": {"type": "str"},
-        "task_id": {"type": "str"},
-        "state": {"type": "str", "default": "present", "choices": list(STATES)},
-        "archive": {"type": "bool", "default": True},
-        "mode": {"type": "str", "choices": list(MODES)},
-        "image": {"type": "str"},
-        "command": {"type": "raw"},
-        "init_script": {"type": "path"},
-        "code_repo": {"type": "str"},
-        "git_branch": {"type": "str"},
-        "clone_from": {"type": "str"},
-        "git_reset_mode": {"type": "str", "choices": list(RESET_MODES)},
-        "external_remote_url": {"type": "str"},
-        "ssh_key_name": {"type": "str", "no_log": False},
-        "env": {"type": "dict"},
-        "secret_env": {"type": "dict", "no_log": True},
-        "volumes": {"type": "list", "elements": "str"},
-        "recreate": {"type": "bool", "default": False},
-        "wait_ready": {"type": "bool", "default": True},
-        "ready_timeout": {"type": "int", "default": 300},
-        "wait": {"type": "bool", "default": False},
-        "wait_timeout": {"type": "int", "default": 7200},
-        "stop_timeout": {"type": "int", "default": 10},
-        "only_if_status": {"type": "list", "elements": "str", "choices": list(STATUSES)},
-        "recreate_foreign": {"type": "bool", "default": False},
-        "userns": {"type": "str"},
-        "restricted": {"type": "bool", "default": True},
-        "cap_drop": {"type": "list", "elements": "str"},
-        "cap_add": {"type": "list", "elements": "str"},
-        "memory": {"type": "str"},
-        "cpus": {"type": "float"},
-        "pids_limit": {"type": "int", "default": DEFAULT_PIDS_LIMIT},
-        "network": {"type": "str"},
-        "publish": {"type": "list", "elements": "str"},
-        "user": {"type": "str"},
-    }
-    if items:
-        for option in spec.values():
-            option.pop("choices", None)
-            option.pop("required", None)
-            option.pop("elements", None)
-            option["type"] = "raw"  # converted by typed_items, whose errors name the item
-    return spec
 
+    def __init__(self, items: str, **kwargs: Any) -> None:
+        self._items = items
+        self._checked = False
+        super().__init__(**kwargs)
+        self._checked = True
 
-_NAMED = re.compile(r"argument '([^']+)'|value of (\w+) must|arguments?: ([\w, ]+)$")
+    def fail_json(self, msg: str, **kwargs: Any) -> NoReturn:  # type: ignore[override]
+        if not self._checked:
+            found = self._item_error()
+            if found:
+                msg, kwargs["option"] = found
+        super().fail_json(msg=msg, **kwargs)
 
-
-def typed_items(items: List[Dict[str, Any]]) -> List[Dict[str, Any]]:
-    """terok_tasks items with their values converted to the option types terok_task has.
-
-    Ansible's own conversion would name only ``tasks``; these errors name ``tasks[i].option``.
-    """
-    spec = task_argument_spec()
-    for option in spec.values():
-        option.pop("required", None)  # the library says which item lacks its project
-        option.pop("default", None)  # the items spec has set the defaults
-    defaults = {key: option.get("default") for key, option in task_argument_spec(items=True).items()}
-    validators: Dict[frozenset, ArgumentSpecValidator] = {}
-    typed = []
-    for index, item in enumerate(items):
-        # only what the item sets itself: the defaults filled in are of the right type already
-        given = {key: value for key, value in item.items() if value is not None and value != defaults.get(key)}
-        keys = frozenset(key for key in given if key in spec)
-        if keys not in validators:
-            validators[keys] = ArgumentSpecValidator({key: spec[key] for key in keys})
-        result = validators[keys].validate({key: given[key] for key in keys})
-        for error in result.errors:
-            if isinstance(error, UnsupportedError):
-                continue  # Ansible itself refused unknown options already
-            found = _NAMED.search(str(error))
-            name = next((group for group in found.groups() if group), "") if found else ""
-            option = "tasks[%d].%s" % (index, name.split(",")[0].strip()) if name else "tasks[%d]" % index
-            raise TerokError("%s: %s" % (option, error), option=option)
-        typed.append(dict(item, **{key: result.validated_parameters[key] for key in keys}))
-    return typed
+    def _item_error(self) -> Optional[Tuple[str, str]]:
+        """(message, option) of the first item option that fails Ansible's checks, None if none does."""
+        spec = self.argument_spec[self._items].get("options") or {}
+        items = self.params.get(self._items)
+        for index, item in enumerate(items if isinstance(items, list) else []):
+            if not isinstance(item, dict):
+                continue
+            for key, option in spec.items():
+                name = "%s[%d].%s" % (self._items, index, key)
+                if item.get(key) is None:
+                    if option.get("required"):
+                        return "%s is required" % name, name
+                    continue
+                errors = ArgumentSpecValidator({key: option}).validate({key: item[key]}).error_messages
+                if errors:
+                    return "%s: %s" % (name, errors[0]), name
+        return None
 
 
 # what run_command returns when its prompt_regex matched: the process is still running then

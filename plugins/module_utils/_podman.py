@@ -80,7 +80,7 @@ class RunRequest:
         workdir: str,
         env: Mapping[str, str],
         secrets: Sequence[Tuple[str, str]] = (),
-        confinement: Optional[Mapping[str, Any]] = None,
+        options: Sequence[str] = (),
     ) -> None:
         self.name = name
         self.image = image
@@ -92,8 +92,7 @@ class RunRequest:
         self.workdir = workdir
         self.env = dict(env)
         self.secrets = list(secrets)  # (podman secret name, file name under /run/secrets)
-        # userns (effective), restricted, cap_drop, cap_add, memory, cpus, pids_limit, network, publish, user
-        self.confinement = dict(confinement or {})
+        self.options = list(options)  # the flags of the task's container options (_task_options.podman_flags)
 
     def argv(self, env_file: str) -> List[str]:
         """The arguments after ``podman``: a detached, interactive run with tini (``--init``).
@@ -109,30 +108,10 @@ class RunRequest:
             args += ["--volume", volume]
         for secret, target in self.secrets:
             args += ["--secret", "%s,type=mount,target=%s" % (secret, target)]
-        args += self._confinement_args()
+        args += self.options
         args += ["--workdir", self.workdir, "--env-file", env_file]
         args += ["--entrypoint", json.dumps(self.entrypoint), self.image]
         return args + self.command
-
-    def _confinement_args(self) -> List[str]:
-        """The confinement flags, with terok's names: --userns, --security-opt, --cap-drop/--cap-add, limits."""
-        c = self.confinement
-        args: List[str] = []
-        if c.get("userns"):
-            args.append("--userns=%s" % c["userns"])
-        if c.get("restricted"):
-            args += ["--security-opt", "no-new-privileges"]
-        for capability in c.get("cap_drop") or ():
-            args += ["--cap-drop", capability]
-        for capability in c.get("cap_add") or ():
-            args += ["--cap-add", capability]
-        for flag, key in (("--memory", "memory"), ("--cpus", "cpus"), ("--pids-limit", "pids_limit"),
-                          ("--network", "network"), ("--user", "user")):
-            if c.get(key) is not None:
-                args += [flag, str(c[key])]
-        for port in c.get("publish") or ():
-            args += ["--publish", port]
-        return args
 
 
 class CommandRunner:

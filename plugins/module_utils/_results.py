@@ -14,10 +14,11 @@ from __future__ import annotations
 import datetime
 import json
 
-from ansible_collections.terok.lifecycle.plugins.module_utils._confinement import CONFINEMENT_LABEL
+from ansible_collections.terok.lifecycle.plugins.module_utils._container_spec import CONFINEMENT_LABEL
 from ansible_collections.terok.lifecycle.plugins.module_utils._metadata import MANAGED_BY, MANAGED_KEY
 from ansible_collections.terok.lifecycle.plugins.module_utils._naming import container_name
 from ansible_collections.terok.lifecycle.plugins.module_utils._status import compute_status
+from ansible_collections.terok.lifecycle.plugins.module_utils._task_options import confinement_view
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # the names are for annotations only: typing is not imported at run time
@@ -105,7 +106,7 @@ def _confinement(container: Any) -> Optional[Dict[str, Any]]:
         value = json.loads(text)
     except ValueError:
         return None
-    return value if isinstance(value, dict) else None
+    return confinement_view(value) if isinstance(value, dict) else None
 
 
 def task_result(

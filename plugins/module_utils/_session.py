@@ -279,7 +279,7 @@ class TaskSession:
             layout.dossier_path(task.project, task.task_id) if task.task_id else "",
             self.context.secrets_key,
             # podman is asked whether it runs rootless only when a container is really made
-            spec.confinement.userns is None and not self.context.check_mode and self.context.rootless(),
+            spec.values["userns"] is None and not self.context.check_mode and self.context.rootless(),
         )
         with self._writing() as real:
             if real:
@@ -291,7 +291,7 @@ class TaskSession:
                     except TerokError:
                         podman.remove_secrets([secret for secret, _target in request.secrets])
                         raise
-                self.context.warn_unenforced_limits(spec.confinement.as_dict())
+                self.context.warn_unenforced_limits(spec.values)
         self._note(task, name, "running", dict(request.labels))
 
     def start_container(self, task: Task, name: str) -> None:

@@ -8,9 +8,9 @@
 
 from __future__ import annotations
 
-from ansible_collections.terok.lifecycle.plugins.module_utils._container_spec import RESET_MODES, ContainerSpec
+from ansible_collections.terok.lifecycle.plugins.module_utils._container_spec import ContainerSpec
 from ansible_collections.terok.lifecycle.plugins.module_utils._errors import TerokError
-from ansible_collections.terok.lifecycle.plugins.module_utils._status import STATUSES
+from ansible_collections.terok.lifecycle.plugins.module_utils._task_options import BY_NAME
 from ansible_collections.terok.lifecycle.plugins.module_utils._naming import (
     check_container_fits,
     check_container_mode,
@@ -23,7 +23,8 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:  # the names are for annotations only: typing is not imported at run time
     from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
-STATES = ("present", "running", "stopped", "absent", "archived")
+STATES = BY_NAME["state"].choices
+STATUS_CHOICES = BY_NAME["only_if_status"].choices
 # Options of terok_tasks given once for the whole list, used where an item does not set them.
 SHARED_DEFAULTS = ("image",)
 
@@ -97,12 +98,6 @@ class Spec:
         for key in ("recreate", "recreate_foreign", "wait_ready", "wait"):
             if params.get(key) is not None:
                 options[key] = bool(params[key])
-        reset_mode = params.get("git_reset_mode")
-        if reset_mode is not None and reset_mode not in RESET_MODES:
-            raise TerokError(
-                "%s must be one of %s, got %r" % (opt("git_reset_mode"), ", ".join(RESET_MODES), reset_mode),
-                option=opt("git_reset_mode"),
-            )
         only = params.get("only_if_status")
         if only is not None:
             if state not in ("absent", "archived"):
@@ -110,10 +105,10 @@ class Spec:
                     "%s applies to state=absent and state=archived only, not state=%s" % (opt("only_if_status"), state),
                     option=opt("only_if_status"),
                 )
-            if not isinstance(only, list) or not only or any(value not in STATUSES for value in only):
+            if not isinstance(only, list) or not only or any(value not in STATUS_CHOICES for value in only):
                 raise TerokError(
                     "%s must be a non-empty list of terok statuses (%s), got %r"
-                    % (opt("only_if_status"), ", ".join(STATUSES), only),
+                    % (opt("only_if_status"), ", ".join(STATUS_CHOICES), only),
                     option=opt("only_if_status"),
                 )
             options["only_if_status"] = list(only)

@@ -27,237 +27,8 @@ description:
     never create two tasks for one name or lose an update.
 author:
   - terok.lifecycle contributors (@terok-ai)
-options:
-  project:
-    description:
-      - The terok project of the task, matching C([a-z0-9][a-z0-9_-]*); C(default) is reserved.
-    type: str
-    required: true
-  name:
-    description:
-      - The task's name. It is normalised as terok normalises names (see the notes); the normalised name
-        must not be empty nor start with C(-).
-      - With O(task_id), a name that differs from the task's current name renames the task.
-      - One of O(name) and O(task_id) is required.
-    type: str
-  task_id:
-    description:
-      - The task's id, 5 characters such as C(k7m2q). Ids are drawn by the module when it creates a task;
-        a O(task_id) that does not exist is an error with O(state=present), V(running) and V(stopped).
-    type: str
-  state:
-    description:
-      - V(present), the task exists (it is created when missing).
-      - V(running), the task exists and its container runs. A missing container is created, a stopped one started
-        again (its workspace keeps local work; only a new task's workspace is reset to the remote HEAD). With
-        O(wait_ready) the module waits for the init script's C(>> init complete) line and records C(ready_at);
-        with O(wait) it then waits for the container to exit and records its exit code.
-      - V(stopped), the task exists and none of its containers runs; running ones get C(podman stop --time
-        O(stop_timeout)) and their log is saved to C(logs/container.log). A task that never ran is stopped already.
-      - V(absent), the task is gone. Its container logs are captured, its metadata and logs archived unless
-        O(archive=false), every mode's container removed, then its directory and metadata removed. Each step is
-        best-effort, as in C(terok task delete); a failed step becomes a warning.
-      - V(archived), like V(absent), but the archive entry is required, if it cannot be written nothing is removed
-        and the module fails. A task that is gone and has an archive entry is V(archived) already.
-    type: str
-    choices: [present, running, stopped, absent, archived]
-    default: present
-  archive:
-    description:
-      - Whether O(state=absent) writes an archive entry (C(<root>/archive/<project>/tasks/<UTC stamp>_<id>_<name>/))
-        before removing the task. Cannot be V(false) with O(state=archived).
-    type: bool
-    default: true
-  mode:
-    description:
-      - The terok mode the container runs in; it is part of the container name.
-      - By default the mode the task already ran in, else V(cli).
-      - A task keeps the mode it first ran in; asking for another fails.
-    type: str
-    choices: [cli, web, run, toad]
-  image:
-    description:
-      - The container image, such as the one role C(terok_host) builds (C(localhost/terok-task:latest)).
-      - Required with O(state=running).
-    type: str
-  command:
-    description:
-      - The command the init script hands over to once the workspace is ready.
-      - By default C(/bin/bash) with its standard input held open, which keeps the container up so that
-        RV(task.login_command) opens a shell in it.
-      - A list is the argv as it is. A string is split into words as a POSIX shell splits them (quotes
-        group words, no variable or glob expansion), so V(echo "hello world") runs C(echo) with one argument.
-    type: raw
-  init_script:
-    description:
-      - A path on the target of the init script, bind-mounted read-only over C(/usr/local/bin/init-ssh-and-repo.sh)
-        in the container. By default the image's own script at that path runs.
-    type: path
-  code_repo:
-    description:
-      - The git repository the init script clones into a new task's workspace (C(CODE_REPO)).
-    type: str
-  git_branch:
-    description:
-      - The branch to check out (C(GIT_BRANCH)); the default branch when the remote has no such branch.
-    type: str
-  clone_from:
-    description:
-      - A repository to seed the first clone from, such as a local gate mirror (C(CLONE_FROM)); origin is
-        pointed at O(code_repo) afterwards.
-    type: str
-  git_reset_mode:
-    description:
-      - What a restart does with local work (C(GIT_RESET_MODE)). V(none) keeps it; V(hard) and V(soft) reset
-        to the remote branch O(git_branch).
-    type: str
-    choices: [none, hard, soft]
-  external_remote_url:
-    description:
-      - A URL the init script adds as remote C(external) (C(EXTERNAL_REMOTE_URL)).
-    type: str
-  ssh_key_name:
-    description:
-      - The name of an SSH key in the container user's C(~/.ssh) whose permissions the init script fixes (C(SSH_KEY_NAME)).
-      - A file name, not a secret, so it is shown in results and logs like the other options.
-    type: str
-  env:
-    description:
-      - More environment variables for the container, plain settings shown in results, diffs and logs, as
-        C(env) is in containers.podman and community.docker. Put secrets in O(secret_env) instead.
-      - A value is a string, a number or a boolean (passed as V(true) or V(false), as YAML writes them);
-        a list or a mapping is refused, naming its key.
-      - The variables the module sets itself (C(REPO_ROOT), C(TASK_ID), C(PROJECT_NAME) and those of the
-        options above) cannot be given here.
-    type: dict
-  secret_env:
-    description:
-      - Environment variables whose values are secrets, such as API keys. They are in no result, no log
-        (Ansible's C(no_log)), no podman command line, no file the module leaves behind, and not in
-        C(podman inspect). Each value becomes a podman secret (C(podman secret create) reading it from
-        standard input), mounted at C(/run/secrets/<NAME>) in the container, and the init script exports it
-        to the container command (variable C(TEROK_SECRET_ENV) lists the names). The secrets are removed with
-        the container.
-      - The image's init script must support this (the collection's C(files/init-ssh-and-repo.sh) does); a
-        value ends without trailing newlines, as shell command substitution leaves it.
-      - The container options hash covers the values through an HMAC-SHA256 under a per-host key
-        (C(<root>/.terok-lifecycle-secrets.key), mode 0600, drawn on first use), so the hash, a container
-        label, does not let anyone check guesses of a secret.
-      - Ansible hides every occurrence of a C(no_log) value in the whole result, so a short secret such as
-        V(1) would also hide that text elsewhere; give real secrets only.
-      - The same rules for names apply as for O(env); a variable may not be in both.
-    type: dict
-  volumes:
-    description:
-      - More bind mounts, each C(HOST_PATH:CONTAINER_PATH[:OPTIONS]) as for C(podman run --volume), for example
-        a local repository that O(code_repo) names.
-    type: list
-    elements: str
-  recreate:
-    description:
-      - Replace the container when it was made from other options (a different hash label) than these.
-        Without it such a container is kept, with a warning.
-    type: bool
-    default: false
-  recreate_foreign:
-    description:
-      - With O(recreate=true), also replace a container this collection did not make (no options hash label; terok
-        made it, confined by terok-sandbox). Without it such a container is never replaced, only warned about, so
-        that a recreate cannot silently weaken what terok set up.
-    type: bool
-    default: false
-  userns:
-    description:
-      - The user namespace, as C(podman run --userns) takes it (terok's C(--userns)), for example
-        V(keep-id:uid=1000,gid=1000), V(keep-id), V(auto) or V(host).
-      - By default, as terok does, V(keep-id:uid=1000,gid=1000) when podman runs rootless (the image's user 1000,
-        C(dev) in terok's images, is the host user, who then owns what the agent writes), and none when it runs as
-        root. Whether podman is rootless is asked once per run (C(podman info)), only when a container is made.
-    type: str
-  restricted:
-    description:
-      - Run the container with C(--security-opt no-new-privileges), as terok does for a restricted task, and record
-        C(unrestricted) in C(_meta.yml) the way terok records it (C(unrestricted=false) by default).
-    type: bool
-    default: true
-  cap_drop:
-    description:
-      - Capabilities to drop (C(--cap-drop)). By default V(NET_ADMIN) and V(NET_RAW), as terok's shield drops them;
-        give an empty list to keep podman's defaults.
-    type: list
-    elements: str
-  cap_add:
-    description:
-      - Capabilities to add (C(--cap-add)).
-    type: list
-    elements: str
-  memory:
-    description:
-      - The memory limit (C(--memory)), for example V(4g); none by default, as terok.
-    type: str
-  cpus:
-    description:
-      - The CPU limit (C(--cpus)), for example V(2); none by default, as terok.
-    type: float
-  pids_limit:
-    description:
-      - The most processes the container may run (C(--pids-limit)), a finite default against fork bombs.
-    type: int
-    default: 4096
-  network:
-    description:
-      - The network (C(--network)), one of podman's modes (V(bridge), V(none), V(host), V(slirp4netns), V(pasta)) or a
-        network's name. By default podman's own choice; a rootless user on a host without C(/dev/net/tun) needs
-        V(none) or V(host).
-    type: str
-  publish:
-    description:
-      - Ports to publish (C(--publish)), for example V(8080:80). With O(mode=web) or O(mode=toad) the host port of the
-        first one is recorded as C(web_port) in C(_meta.yml), as terok records it.
-    type: list
-    elements: str
-  user:
-    description:
-      - The user to run as (C(--user)), for example V(dev) or V(1000:1000); by default the image's.
-    type: str
-  wait_ready:
-    description:
-      - Wait for the init script's C(>> init complete) line and record C(ready_at) (status V(running); V(init) before).
-      - A container that exits before that line fails the module with its last log lines.
-    type: bool
-    default: true
-  ready_timeout:
-    description:
-      - Seconds to wait for readiness; the module fails when they run out and leaves the container running.
-    type: int
-    default: 300
-  wait:
-    description:
-      - After readiness, wait for the container to exit and record its exit code (for O(mode=run) tasks).
-      - A job that already ran to its end with the same options, its exit code recorded, is left as it is, so a
-        second run is V(ok); O(recreate=true) with other options, or O(state=absent), makes room for a new run.
-    type: bool
-    default: false
-  wait_timeout:
-    description:
-      - Seconds to wait for the exit with O(wait). When they run out the module fails and records no exit code;
-        an exit code 124 of the container itself is recorded as 124.
-    type: int
-    default: 7200
-  stop_timeout:
-    description:
-      - Seconds C(podman stop) gives the container before it kills it, with O(state=stopped).
-    type: int
-    default: 10
-  only_if_status:
-    description:
-      - With O(state=absent) or O(state=archived), remove the task only when its status is one of these,
-        decided under the project lock, so that a task another run restarted in between is not removed while it
-        runs. A task in another status is kept, with a warning, and the module reports no change.
-    type: list
-    elements: str
-    choices: [created, init, running, stopped, completed, failed, deleting, not found]
 extends_documentation_fragment:
+  - terok.lifecycle.task_options
   - terok.lifecycle.common
   - terok.lifecycle.common.attributes
   - terok.lifecycle.common.action_group
@@ -425,6 +196,7 @@ task:
         - How the task's container is confined, as this collection made it (read from its label, so from the same
           podman listing), with the user namespace it was given; null for a container this collection did not make.
       type: dict
+      # BEGIN generated by tools/option_docs.py from _task_options.OPTIONS: edit the table, not this
       contains:
         userns:
           description: The C(--userns) mode, null for none.
@@ -459,6 +231,7 @@ task:
         user:
           description: The user the container runs as, null for the image's.
           type: str
+      # END generated by tools/option_docs.py
     image_id:
       description: The id of the image the task's container runs (from the same podman listing); null without a container.
       type: str
@@ -472,12 +245,9 @@ task:
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.terok.lifecycle.plugins.module_utils._converge import converge_one
-from ansible_collections.terok.lifecycle.plugins.module_utils._module_support import (
-    common_argument_spec,
-    run_module,
-    task_argument_spec,
-)
+from ansible_collections.terok.lifecycle.plugins.module_utils._module_support import common_argument_spec, run_module
 from ansible_collections.terok.lifecycle.plugins.module_utils._spec import Spec
+from ansible_collections.terok.lifecycle.plugins.module_utils._task_options import argument_spec as task_argument_spec
 
 
 def main():

@@ -123,7 +123,7 @@ def test_a_refused_env_value_names_its_key_not_its_value():
     ],
 )
 def test_command_as_a_string_is_split_like_a_shell(command, argv):
-    assert spec(command=command).command == argv
+    assert spec(command=command).values["command"] == argv
 
 
 def test_env_values_are_not_echoed_in_errors():
@@ -235,8 +235,8 @@ def test_run_request_keeps_secrets_off_the_command_line():
 def test_default_command_and_image_init_script():
     s = spec()
     args = s.run_request("demo-cli-k7m2q", "demo", "k7m2q", "cli", "/ws", "/d", KEY).argv("/tmp/env")
-    assert args[args.index(IMAGE) + 1:] == s.command
-    assert s.command  # something runs after the init script
+    assert args[args.index(IMAGE) + 1:] == s.values["command"]
+    assert s.values["command"]  # something runs after the init script
     volumes = [args[i + 1] for i, a in enumerate(args) if a == "--volume"]
     assert not any(IMAGE_INIT_SCRIPT in v for v in volumes)
 

@@ -72,7 +72,6 @@ def test_archived_with_archive_true_is_fine():
         ({"ready_timeout": -1}, "ready_timeout"),
         ({"wait_timeout": -5}, "wait_timeout"),
         ({"stop_timeout": -1}, "stop_timeout"),
-        ({"git_reset_mode": "mixed"}, "git_reset_mode"),
         ({"state": "running", "image": "img", "git_reset_mode": "mixed"}, "git_reset_mode"),
         ({"state": "running"}, "image"),  # running needs an image
     ],

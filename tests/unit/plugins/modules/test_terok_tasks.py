@@ -212,6 +212,7 @@ def test_a_bad_item_fails_naming_its_index_and_nothing_is_written(run_module, ar
     assert result["_rc"] != 0
     assert "tasks[2]" in result["msg"]
     assert option in result["msg"]
+    assert result["option"] == (option if option.startswith("tasks[") else "tasks[2]." + option)
     assert not os.path.exists(str(tmp_path / "root"))
     assert podman_log() == []
 

@@ -1,0 +1,532 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) terok.lifecycle contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+#
+# Private to terok.lifecycle: not a public API, it may change in any release.
+"""Every option of a task, declared once: ``OPTIONS``.
+
+An entry says the option's name, Ansible type, default, choices and documentation, and for a
+container option how a value is checked and made canonical (``check``), what it is when not
+given (``unset``), which podman flags it becomes (``flags``), whether it is part of the
+``confinement`` result (and label), and which init-script variable carries it (``init_env``).
+From the table come the argument spec of terok_task and of terok_tasks' items, the checks,
+the podman argv, the options hash, the result's ``confinement`` keys and the module
+documentation (``tools/option-docs.py`` writes it; a unit test keeps it in step).
+
+Adding a container option is one entry here plus its tests. It enters the options hash only
+when a value differs from ``unset``, so adding one never changes the hash of a container that
+does not use it.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shlex
+
+from ansible_collections.terok.lifecycle.plugins.module_utils._errors import TerokError
+from ansible_collections.terok.lifecycle.plugins.module_utils._secrets import SECRET_ENV_VAR
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # the names are for annotations only: typing is not imported at run time
+    from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
+
+CONTAINER_WORKSPACE = "/workspace"
+# what terok passes for a rootless user (terok_sandbox): the image's user 1000 is the host user
+ROOTLESS_USERNS = "keep-id:uid=1000,gid=1000"
+DEFAULT_CAP_DROP = ("NET_ADMIN", "NET_RAW")
+DEFAULT_PIDS_LIMIT = 4096
+DEFAULT_COMMAND = ("/bin/bash",)
+RESET_MODES = ("none", "hard", "soft")
+# set by the module itself: never a key of env or secret_env
+RESERVED_ENV = frozenset(["REPO_ROOT", "TASK_ID", "PROJECT_NAME", SECRET_ENV_VAR])
+
+_USERNS = re.compile(r"auto(:\S+)?|host|nomap|private|ns:/\S+|keep-id(:(uid|gid|size)=\d+(,(uid|gid|size)=\d+)*)?")
+_CAPABILITY = re.compile(r"(CAP_)?[A-Z][A-Z_]*|ALL")
+_MEMORY = re.compile(r"\d+(\.\d+)?[bkmgBKMG]?")
+_NETWORK = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:=/,-]*")
+PUBLISH = re.compile(r"((\[[0-9a-fA-F:.]+\]|[0-9.]+):)?((\d+)(-\d+)?)?:(\d+)(-\d+)?(/(tcp|udp|sctp))?|(\d+)(/(tcp|udp|sctp))?")
+_USER = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*(:[A-Za-z0-9_][A-Za-z0-9_.-]*)?")
+_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+class Option:
+    """One option of a task; see the module docstring for what each field drives."""
+
+    __slots__ = ("name", "type", "doc", "default", "choices", "elements", "required", "no_log", "check", "unset",
+                 "flags", "confinement", "init_env", "result_doc", "result_type", "items_doc")
+
+    def __init__(
+        self,
+        name: str,
+        type: str,  # pylint: disable=redefined-builtin
+        doc: Sequence[str],
+        default: Any = None,
+        choices: Optional[Sequence[str]] = None,
+        elements: Optional[str] = None,
+        required: bool = False,
+        no_log: Optional[bool] = None,
+        check: Optional[Callable[[Any, str], Any]] = None,
+        unset: Any = None,
+        flags: Optional[Callable[[Any], List[str]]] = None,
+        confinement: bool = False,
+        init_env: Optional[str] = None,
+        result_doc: Optional[str] = None,
+        result_type: Optional[str] = None,
+        items_doc: Sequence[str] = (),
+    ) -> None:
+        self.name = name
+        self.type = type
+        self.doc = tuple(doc)
+        self.default = default
+        self.choices = tuple(choices) if choices else None
+        self.elements = elements
+        self.required = required
+        self.no_log = no_log
+        self.check = check  # set for container options: value -> canonical value, or TerokError naming the option
+        self.unset = default if unset is None else unset  # the canonical value when the option is not given
+        self.flags = flags  # canonical value -> podman run arguments
+        self.confinement = confinement
+        self.init_env = init_env
+        self.result_doc = result_doc  # confinement options: the doc of the result key
+        self.result_type = result_type or type
+        self.items_doc = tuple(items_doc)  # more text for terok_tasks' items only
+
+    @property
+    def container(self) -> bool:
+        """Whether the option shapes the container (and so its options hash)."""
+        return self.check is not None
+
+    def argument_spec(self) -> Dict[str, Any]:
+        """The option's entry in an Ansible argument spec."""
+        spec: Dict[str, Any] = {"type": self.type}
+        for key in ("default", "choices", "elements", "no_log"):
+            value = getattr(self, key)
+            if value is not None:
+                spec[key] = list(value) if key == "choices" else value
+        if self.required:
+            spec["required"] = True
+        return spec
+
+    def value(self, params: Mapping[str, Any], prefix: str = "") -> Any:
+        """The canonical value of this container option in ``params``; ``unset`` (a copy) when not given."""
+        given = params.get(self.name)
+        if given is None:
+            return _copy(self.unset)
+        return self.check(given, prefix + self.name) if self.check else given
+
+
+def _copy(value: Any) -> Any:
+    return list(value) if isinstance(value, (list, tuple)) else dict(value) if isinstance(value, dict) else value
+
+
+# Checks: (value, option name) -> canonical value ------------------------------------------------
+def _text(value: Any, option: str) -> str:
+    text = str(value)
+    if "\x00" in text or "\n" in text or "\r" in text:
+        raise TerokError("%s must not contain NUL or line breaks" % option, option=option)
+    return text
+
+
+def _matching(pattern: "re.Pattern[str]", what: str) -> Callable[[Any, str], str]:
+    def check(value: Any, option: str) -> str:
+        text = str(value)
+        if not pattern.fullmatch(text):
+            raise TerokError("%s %r is not %s" % (option, value, what), option=option)
+        return text
+    return check
+
+
+def _list_of(check: Callable[[Any, str], Any], what: str) -> Callable[[Any, str], List[Any]]:
+    def checked(values: Any, option: str) -> List[Any]:
+        if not isinstance(values, list):
+            raise TerokError("%s must be a list of %s" % (option, what), option=option)
+        return [check(value, option) for value in values]
+    return checked
+
+
+def _capability(value: Any, option: str) -> str:
+    return _matching(_CAPABILITY, "a capability name such as NET_RAW or CAP_NET_RAW")(str(value).upper(), option)
+
+
+def _init_text(value: Any, option: str) -> Optional[str]:
+    """An init script input; an empty one is as good as none."""
+    return _text(value, option) if value != "" else None
+
+
+def _image(value: Any, option: str) -> str:
+    image = _text(value, option)
+    if image.startswith("-"):
+        raise TerokError("%s must not start with '-'" % option, option=option)
+    return image
+
+
+def _command(command: Any, option: str) -> List[str]:
+    """The container command as argv: a list as it is, a string split as a POSIX shell splits words."""
+    if isinstance(command, str):
+        try:
+            argv = shlex.split(command)
+        except ValueError as exc:
+            raise TerokError("%s %r cannot be split into words: %s" % (option, command, exc), option=option)
+    elif isinstance(command, (list, tuple)):
+        argv = []
+        for word in command:
+            if not isinstance(word, (str, int, float)) or isinstance(word, bool):
+                raise TerokError("%s items must be strings, got %r" % (option, word), option=option)
+            argv.append(str(word))
+    else:
+        raise TerokError("%s must be a list of words or a string, got %r" % (option, command), option=option)
+    if not argv:
+        raise TerokError("%s must not be empty" % option, option=option)
+    if any("\x00" in word for word in argv):
+        raise TerokError("%s must not contain a NUL character" % option, option=option)
+    return argv
+
+
+def _init_script(path: Any, option: str) -> str:
+    path = _text(path, option)
+    if not os.path.isabs(path):
+        raise TerokError("%s must be an absolute path on the target" % option, option=option)
+    if not os.path.isfile(path):
+        raise TerokError("%s %s is not a file on the target" % (option, path), option=option)
+    if ":" in path or "," in path:
+        raise TerokError("%s %s cannot be mounted: podman's --volume syntax cannot carry ':' or ',' in a path"
+                         % (option, path), option=option)
+    return path
+
+
+def _reset_mode(value: Any, option: str) -> str:
+    if value not in RESET_MODES:
+        raise TerokError("%s must be one of %s, got %r" % (option, ", ".join(RESET_MODES), value), option=option)
+    return value
+
+
+def env_text(value: Any, what: str, option: str) -> str:
+    """An environment value as the container sees it: YAML's true/false for booleans, numbers as written.
+
+    Lists and mappings have no one spelling in an environment variable, so they are refused.
+    """
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (str, int, float)):
+        return str(value)
+    kind = "list" if isinstance(value, list) else "mapping" if isinstance(value, dict) else type(value).__name__
+    raise TerokError("%s must be a string, a number or a boolean, not a %s" % (what, kind), option=option)
+
+
+def _variables(secret: bool) -> Callable[[Any, str], Dict[str, str]]:
+    """A check of a mapping of environment variables (``env`` or, with ``secret``, ``secret_env``).
+
+    Values are never echoed in errors. A secret value may hold line breaks (it is a file in
+    the container), never a NUL.
+    """
+    def check(given: Any, option: str) -> Dict[str, str]:
+        if not isinstance(given, dict):
+            raise TerokError("%s must be a mapping of variable names to values" % option, option=option)
+        variables = {}
+        for key, value in given.items():
+            if not _ENV_NAME.fullmatch(str(key)):
+                raise TerokError("%s key %r is not a valid variable name" % (option, key), option=option)
+            if key in RESERVED_ENV or key in INIT_ENV_VARS:
+                raise TerokError("%s key %s is set by the module; use its own option instead" % (option, key),
+                                 option=option)
+            if value is None:
+                continue
+            text = env_text(value, "%s key %s" % (option, key), option)
+            if "\x00" in text or (not secret and ("\n" in text or "\r" in text)):
+                rule = "NUL" if secret else "NUL or line breaks"
+                raise TerokError("%s value of %s must not contain %s" % (option, key, rule), option=option)
+            variables[str(key)] = text
+        return variables
+    return check
+
+
+def _volume(entry: Any, option: str) -> str:
+    entry = _text(entry, option)
+    parts = entry.split(":")
+    if len(parts) not in (2, 3) or not parts[0] or not parts[1]:
+        raise TerokError("%s entry %r must be HOST_PATH:CONTAINER_PATH[:OPTIONS]" % (option, entry), option=option)
+    if not os.path.isabs(parts[0]) or not os.path.isabs(parts[1]):
+        raise TerokError("%s entry %r needs absolute host and container paths" % (option, entry), option=option)
+    if os.path.normpath(parts[1]) == CONTAINER_WORKSPACE:
+        raise TerokError("%s entry %r would hide the task workspace at /workspace" % (option, entry), option=option)
+    return entry
+
+
+def _cpus(value: Any, option: str) -> str:
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        number = -1.0
+    if not number > 0:
+        raise TerokError("%s must be a number of CPUs above 0, got %r" % (option, value), option=option)
+    return "%g" % number
+
+
+def _pids_limit(value: Any, option: str) -> int:
+    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+        raise TerokError("%s must be a whole number of processes of 1 or more, got %r" % (option, value),
+                         option=option)
+    return value
+
+
+def _flag(flag: str) -> Callable[[Any], List[str]]:
+    """``flag VALUE`` when set."""
+    return lambda value: [] if value is None else [flag, str(value)]
+
+
+def _each(flag: str) -> Callable[[Any], List[str]]:
+    """``flag VALUE`` for every value of a list."""
+    return lambda values: [word for value in values for word in (flag, value)]
+
+
+_COMMON = (
+    Option("project", "str", required=True, doc=(
+        "The terok project of the task, matching C([a-z0-9][a-z0-9_-]*); C(default) is reserved.",
+    )),
+    Option("name", "str", doc=(
+        "The task's name. It is normalised as terok normalises names (see the notes); the normalised name must "
+        "not be empty nor start with C(-).",
+        "With O(task_id), a name that differs from the task's current name renames the task.",
+        "One of O(name) and O(task_id) is required.",
+    )),
+    Option("task_id", "str", doc=(
+        "The task's id, 5 characters such as C(k7m2q). Ids are drawn by the module when it creates a task; a "
+        "O(task_id) that does not exist is an error with O(state=present), V(running) and V(stopped).",
+    )),
+    Option("state", "str", default="present", choices=("present", "running", "stopped", "absent", "archived"), doc=(
+        "V(present), the task exists (it is created when missing).",
+        "V(running), the task exists and its container runs. A missing container is created, a stopped one "
+        "started again (its workspace keeps local work; only a new task's workspace is reset to the remote HEAD). "
+        "With O(wait_ready) the module waits for the init script's C(>> init complete) line and records "
+        "C(ready_at); with O(wait) it then waits for the container to exit and records its exit code.",
+        "V(stopped), the task exists and none of its containers runs; running ones get C(podman stop --time "
+        "O(stop_timeout)) and their log is saved to C(logs/container.log). A task that never ran is stopped "
+        "already.",
+        "V(absent), the task is gone. Its container logs are captured, its metadata and logs archived unless "
+        "O(archive=false), every mode's container removed, then its directory and metadata removed. Each step is "
+        "best-effort, as in C(terok task delete); a failed step becomes a warning.",
+        "V(archived), like V(absent), but the archive entry is required, if it cannot be written nothing is "
+        "removed and the module fails. A task that is gone and has an archive entry is V(archived) already.",
+    )),
+    Option("archive", "bool", default=True, doc=(
+        "Whether O(state=absent) writes an archive entry (C(<root>/archive/<project>/tasks/<UTC "
+        "stamp>_<id>_<name>/)) before removing the task. Cannot be V(false) with O(state=archived).",
+    )),
+    Option("mode", "str", choices=("cli", "web", "run", "toad"), doc=(
+        "The terok mode the container runs in; it is part of the container name.",
+        "By default the mode the task already ran in, else V(cli).",
+        "A task keeps the mode it first ran in; asking for another fails.",
+    )),
+)
+
+# The container options, in the order of the argv they become.
+_CONTAINER = (
+    Option("image", "str", check=_image, doc=(
+        "The container image, such as the one role C(terok_host) builds (C(localhost/terok-task:latest)).",
+        "Required with O(state=running).",
+    ), items_doc=("Defaults to the top-level O(image).",)),
+    Option("command", "raw", check=_command, unset=list(DEFAULT_COMMAND), doc=(
+        "The command the init script hands over to once the workspace is ready.",
+        "By default C(/bin/bash) with its standard input held open, which keeps the container up so that "
+        "RV(task.login_command) opens a shell in it.",
+        "A list is the argv as it is. A string is split into words as a POSIX shell splits them (quotes group "
+        "words, no variable or glob expansion), so V(echo \"hello world\") runs C(echo) with one argument.",
+    )),
+    Option("init_script", "path", check=_init_script, doc=(
+        "A path on the target of the init script, bind-mounted read-only over "
+        "C(/usr/local/bin/init-ssh-and-repo.sh) in the container. By default the image's own script at that path "
+        "runs.",
+    )),
+    Option("code_repo", "str", check=_init_text, init_env="CODE_REPO", doc=(
+        "The git repository the init script clones into a new task's workspace (C(CODE_REPO)).",
+    )),
+    Option("git_branch", "str", check=_init_text, init_env="GIT_BRANCH", doc=(
+        "The branch to check out (C(GIT_BRANCH)); the default branch when the remote has no such branch.",
+    )),
+    Option("clone_from", "str", check=_init_text, init_env="CLONE_FROM", doc=(
+        "A repository to seed the first clone from, such as a local gate mirror (C(CLONE_FROM)); origin is "
+        "pointed at O(code_repo) afterwards.",
+    )),
+    Option("git_reset_mode", "str", choices=RESET_MODES, check=_reset_mode, init_env="GIT_RESET_MODE", doc=(
+        "What a restart does with local work (C(GIT_RESET_MODE)). V(none) keeps it; V(hard) and V(soft) reset to "
+        "the remote branch O(git_branch).",
+    )),
+    Option("external_remote_url", "str", check=_init_text, init_env="EXTERNAL_REMOTE_URL", doc=(
+        "A URL the init script adds as remote C(external) (C(EXTERNAL_REMOTE_URL)).",
+    )),
+    Option("ssh_key_name", "str", no_log=False, check=_init_text, init_env="SSH_KEY_NAME", doc=(
+        "The name of an SSH key in the container user's C(~/.ssh) whose permissions the init script fixes "
+        "(C(SSH_KEY_NAME)).",
+        "A file name, not a secret, so it is shown in results and logs like the other options.",
+    )),
+    Option("env", "dict", check=_variables(secret=False), unset={}, doc=(
+        "More environment variables for the container, plain settings shown in results, diffs and logs, as "
+        "C(env) is in containers.podman and community.docker. Put secrets in O(secret_env) instead.",
+        "A value is a string, a number or a boolean (passed as V(true) or V(false), as YAML writes them); a list "
+        "or a mapping is refused, naming its key.",
+        "The variables the module sets itself (C(REPO_ROOT), C(TASK_ID), C(PROJECT_NAME) and those of the options "
+        "above) cannot be given here.",
+    )),
+    Option("secret_env", "dict", no_log=True, check=_variables(secret=True), unset={}, doc=(
+        "Environment variables whose values are secrets, such as API keys. They are in no result, no log "
+        "(Ansible's C(no_log)), no podman command line, no file the module leaves behind, and not in C(podman "
+        "inspect). Each value becomes a podman secret (C(podman secret create) reading it from standard input), "
+        "mounted at C(/run/secrets/<NAME>) in the container, and the init script exports it to the container "
+        "command (variable C(TEROK_SECRET_ENV) lists the names). The secrets are removed with the container.",
+        "The image's init script must support this (the collection's C(files/init-ssh-and-repo.sh) does); a value "
+        "ends without trailing newlines, as shell command substitution leaves it.",
+        "The container options hash covers the values through an HMAC-SHA256 under a per-host key "
+        "(C(<root>/.terok-lifecycle-secrets.key), mode 0600, drawn on first use), so the hash, a container label, "
+        "does not let anyone check guesses of a secret.",
+        "Ansible hides every occurrence of a C(no_log) value in the whole result, so a short secret such as V(1) "
+        "would also hide that text elsewhere; give real secrets only.",
+        "The same rules for names apply as for O(env); a variable may not be in both.",
+    )),
+    Option("volumes", "list", elements="str", check=_list_of(_volume, "bind mounts"), unset=[],
+           flags=_each("--volume"), doc=(
+        "More bind mounts, each C(HOST_PATH:CONTAINER_PATH[:OPTIONS]) as for C(podman run --volume), for "
+        "example a local repository that O(code_repo) names.",
+    )),
+    Option("userns", "str", confinement=True, flags=lambda value: ["--userns=%s" % value] if value else [],
+           check=_matching(_USERNS, "a podman --userns mode (keep-id[:uid=N,gid=N], auto, host, nomap, private, "
+                           "ns:PATH)"),
+           result_doc="The C(--userns) mode, null for none.", doc=(
+        "The user namespace, as C(podman run --userns) takes it (terok's C(--userns)), for example "
+        "V(keep-id:uid=1000,gid=1000), V(keep-id), V(auto) or V(host).",
+        "By default, as terok does, V(keep-id:uid=1000,gid=1000) when podman runs rootless (the image's user "
+        "1000, C(dev) in terok's images, is the host user, who then owns what the agent writes), and none "
+        "when it runs as root. Whether podman is rootless is asked once per run (C(podman info)), only when a "
+        "container is made.",
+    )),
+    Option("restricted", "bool", default=True, confinement=True, check=lambda value, option: bool(value),
+           flags=lambda value: ["--security-opt", "no-new-privileges"] if value else [],
+           result_doc="Whether C(--security-opt no-new-privileges) was set.", doc=(
+        "Run the container with C(--security-opt no-new-privileges), as terok does for a restricted task, "
+        "and record C(unrestricted) in C(_meta.yml) the way terok records it (C(unrestricted=false) by "
+        "default).",
+    )),
+    Option("cap_drop", "list", elements="str", confinement=True, unset=list(DEFAULT_CAP_DROP),
+           check=_list_of(_capability, "capability names"), flags=_each("--cap-drop"),
+           result_doc="The capabilities dropped.", doc=(
+        "Capabilities to drop (C(--cap-drop)). By default V(NET_ADMIN) and V(NET_RAW), as terok's shield "
+        "drops them; give an empty list to keep podman's defaults.",
+    )),
+    Option("cap_add", "list", elements="str", confinement=True, unset=[], check=_list_of(_capability,
+                                                                                         "capability names"),
+           flags=_each("--cap-add"), result_doc="The capabilities added.", doc=(
+        "Capabilities to add (C(--cap-add)).",
+    )),
+    Option("memory", "str", confinement=True, check=_matching(_MEMORY, "a size such as 512m or 4g"),
+           flags=_flag("--memory"), result_doc="The memory limit, null for none.", doc=(
+        "The memory limit (C(--memory)), for example V(4g); none by default, as terok.",
+    )),
+    Option("cpus", "float", confinement=True, check=_cpus, flags=_flag("--cpus"), result_type="str",
+           result_doc="The CPU limit, null for none.", doc=(
+        "The CPU limit (C(--cpus)), for example V(2); none by default, as terok.",
+    )),
+    Option("pids_limit", "int", default=DEFAULT_PIDS_LIMIT, confinement=True, check=_pids_limit,
+           flags=_flag("--pids-limit"), result_doc="The process limit.", doc=(
+               "The most processes the container may run (C(--pids-limit)), a finite default against fork bombs.",
+           )),
+    Option("network", "str", confinement=True, flags=_flag("--network"),
+           check=_matching(_NETWORK, "a podman network mode (bridge, none, host, slirp4netns, pasta, or a "
+                           "network's name)"),
+           result_doc="The network mode, null for podman's default.", doc=(
+        "The network (C(--network)), one of podman's modes (V(bridge), V(none), V(host), V(slirp4netns), "
+        "V(pasta)) or a network's name. By default podman's own choice; a rootless user on a host without "
+        "C(/dev/net/tun) needs V(none) or V(host).",
+    )),
+    Option("publish", "list", elements="str", confinement=True, unset=[], flags=_each("--publish"),
+           check=_list_of(_matching(PUBLISH, "a port as podman --publish takes it, such as 8080:80"), "ports"),
+           result_doc="The published ports.", doc=(
+        "Ports to publish (C(--publish)), for example V(8080:80). With O(mode=web) or O(mode=toad) the host "
+        "port of the first one is recorded as C(web_port) in C(_meta.yml), as terok records it.",
+    )),
+    Option("user", "str", confinement=True, flags=_flag("--user"),
+           check=_matching(_USER, "a user (and group) such as dev or 1000:1000"),
+           result_doc="The user the container runs as, null for the image's.", doc=(
+        "The user to run as (C(--user)), for example V(dev) or V(1000:1000); by default the image's.",
+    )),
+)
+
+_RUN = (
+    Option("recreate", "bool", default=False, doc=(
+        "Replace the container when it was made from other options (a different hash label) than these. Without "
+        "it such a container is kept, with a warning.",
+    )),
+    Option("recreate_foreign", "bool", default=False, doc=(
+        "With O(recreate=true), also replace a container this collection did not make (no options hash label; "
+        "terok made it, confined by terok-sandbox). Without it such a container is never replaced, only warned "
+        "about, so that a recreate cannot silently weaken what terok set up.",
+    )),
+    Option("wait_ready", "bool", default=True, doc=(
+        "Wait for the init script's C(>> init complete) line and record C(ready_at) (status V(running); V(init) "
+        "before).",
+        "A container that exits before that line fails the module with its last log lines.",
+    )),
+    Option("ready_timeout", "int", default=300, doc=(
+        "Seconds to wait for readiness; the module fails when they run out and leaves the container running.",
+    )),
+    Option("wait", "bool", default=False, doc=(
+        "After readiness, wait for the container to exit and record its exit code (for O(mode=run) tasks).",
+        "A job that already ran to its end with the same options, its exit code recorded, is left as it is, so a "
+        "second run is V(ok); O(recreate=true) with other options, or O(state=absent), makes room for a new run.",
+    )),
+    Option("wait_timeout", "int", default=7200, doc=(
+        "Seconds to wait for the exit with O(wait). When they run out the module fails and records no exit code; "
+        "an exit code 124 of the container itself is recorded as 124.",
+    )),
+    Option("stop_timeout", "int", default=10, doc=(
+        "Seconds C(podman stop) gives the container before it kills it, with O(state=stopped).",
+    )),
+    Option("only_if_status", "list", elements="str",
+           choices=("created", "init", "running", "stopped", "completed", "failed", "deleting", "not found"), doc=(
+               "With O(state=absent) or O(state=archived), remove the task only when its status is one of these, "
+               "decided under the project lock, so that a task another run restarted in between is not removed "
+               "while it runs. A task in another status is kept, with a warning, and the module reports no change.",
+           )),
+)
+
+OPTIONS = _COMMON + _CONTAINER + _RUN
+CONTAINER_OPTIONS = _CONTAINER
+BY_NAME = {option.name: option for option in OPTIONS}
+CONFINEMENT = tuple(option for option in _CONTAINER if option.confinement)
+INIT_ENV = tuple((option.name, option.init_env) for option in _CONTAINER if option.init_env)
+INIT_ENV_VARS = frozenset(var for _name, var in INIT_ENV)
+
+
+def argument_spec() -> Dict[str, Dict[str, Any]]:
+    """The options of one task, as terok_task takes them and terok_tasks takes them per item."""
+    return {option.name: option.argument_spec() for option in OPTIONS}
+
+
+def container_values(params: Mapping[str, Any], prefix: str = "") -> Dict[str, Any]:
+    """Every container option's canonical value; errors name the option (``prefix`` for list items)."""
+    return {option.name: option.value(params, prefix) for option in _CONTAINER}
+
+
+def podman_flags(values: Mapping[str, Any]) -> List[str]:
+    """The ``podman run`` flags of the options that are plain flags, in table order."""
+    return [word for option in _CONTAINER if option.flags for word in option.flags(values[option.name])]
+
+
+def hashed_values(values: Mapping[str, Any]) -> List[Tuple[str, Any]]:
+    """The options whose value differs from ``unset``: what the options hash covers, by name."""
+    return [(option.name, values[option.name]) for option in _CONTAINER if values[option.name] != option.unset]
+
+
+def confinement_view(values: Mapping[str, Any]) -> Dict[str, Any]:
+    """The result's ``confinement`` of a container: every confinement option, ``unset`` where missing
+    (a container made before the option existed)."""
+    return {option.name: values.get(option.name, _copy(option.unset)) for option in CONFINEMENT}
+
+
+def web_port(publish: Sequence[str]) -> Optional[int]:
+    """The host port of the first published port (what terok records as ``web_port``), when it names one."""
+    for entry in publish:
+        match = PUBLISH.fullmatch(entry)
+        if match and match.group(4):
+            return int(match.group(4))
+    return None
