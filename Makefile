@@ -22,6 +22,8 @@ UNITS_MATRIX ?= full
 INTEGRATION_ARGS ?= --allow-destructive
 BOOTSTRAP_ARGS ?=
 BENCH_ARGS ?=
+# mypy's --python-version in make lint: the oldest and the newest Python of the targets
+MYPY_PYTHONS ?= 3.8 3.13
 IMAGE_ARGS ?=
 PYTEST_ARGS ?= -q
 
@@ -39,7 +41,7 @@ export ANSIBLE_COLLECTIONS_PATH := $(CURDIR)/.cache/collections
 
 help:
 	@echo 'make bootstrap          apt packages, .venv, .venv-terok, interpreter links, get-pip stand-in'
-	@echo 'make lint               ansible-lint (production profile) + shellcheck'
+	@echo 'make lint               ansible-lint (production profile) + shellcheck + mypy on Python $$MYPY_PYTHONS (3.8 and 3.13)'
 	@echo 'make sanity             ansible-test sanity --venv (compile/import on Python 3.8-3.13)'
 	@echo 'make units              ansible-test units --venv --python $$UNITS_PYTHON (3.11; all = 3.8-3.13)'
 	@echo 'make sanity-matrix      sanity on ansible-core 2.17-2.21: all tests on its newest Python here, compile/import/pylint on its oldest (SANITY_MATRIX=edges|full)'
@@ -89,6 +91,7 @@ lint: bootstrap
 	echo '--- ansible-lint'; env -u ANSIBLE_COLLECTIONS_PATH ANSIBLE_HOME=$(CURDIR)/.cache/ansible-lint-home \
 		ansible-lint $$([ -t 1 ] || echo --nocolor) || rc=1; \
 	echo '--- shellcheck $(SHELL_SCRIPTS)'; shellcheck -x $(SHELL_SCRIPTS) || rc=1; \
+	tools/mypy.sh $(MYPY_PYTHONS) || rc=1; \
 	exit $$rc
 
 molecule: bootstrap image
