@@ -20,7 +20,7 @@ from ansible_collections.terok.lifecycle.plugins.module_utils._fileio import mak
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # the names are for annotations only: typing is not imported at run time
-    from typing import Any
+    from typing import Any, Optional
 
 LOCK_NAME = ".terok-lifecycle.lock"
 _POLL = 0.05
@@ -41,7 +41,7 @@ class ProjectLock:
         self.timeout = timeout
         self.create = create
         self.create_dir = create_dir
-        self._fd = None
+        self._fd: Optional[int] = None
 
     def acquire(self) -> "ProjectLock":
         """Take the lock, waiting up to ``timeout`` seconds for another run to release it."""
@@ -86,6 +86,5 @@ class ProjectLock:
     def __enter__(self) -> "ProjectLock":
         return self.acquire()
 
-    def __exit__(self, *exc_info: Any) -> bool:
+    def __exit__(self, *exc_info: Any) -> None:
         self.release()
-        return False

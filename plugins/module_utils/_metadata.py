@@ -32,7 +32,7 @@ try:
     class _NoAliasLoader(yaml.SafeLoader):  # pylint: disable=too-many-ancestors
         """For files an agent writes: no aliases, so no exponential 'billion laughs' document."""
 
-        def compose_node(self, parent, index):
+        def compose_node(self, parent: Optional[yaml.Node], index: int) -> Optional[yaml.Node]:
             if self.check_event(yaml.events.AliasEvent):
                 raise yaml.YAMLError("YAML aliases are not accepted here")
             return super().compose_node(parent, index)
@@ -67,16 +67,17 @@ def read_regular(path: str) -> Optional[bytes]:
         if exc.errno == errno.ELOOP:
             raise TerokError("%s is a symbolic link; refusing to read through it" % path, path=path)
         raise TerokError("cannot read %s: %s" % (path, exc.strerror or exc), path=path)
+    handle = None  # once set, it owns fd
     try:
         if not stat.S_ISREG(os.fstat(fd).st_mode):
             raise TerokError("%s is not a regular file" % path, path=path)
-        with os.fdopen(fd, "rb") as handle:
-            fd = None
+        handle = os.fdopen(fd, "rb")
+        with handle:
             data = handle.read(MAX_BYTES + 1)
     except OSError as exc:
         raise TerokError("cannot read %s: %s" % (path, exc.strerror or exc), path=path)
     finally:
-        if fd is not None:
+        if handle is None:
             os.close(fd)
     return data
 

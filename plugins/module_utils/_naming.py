@@ -53,13 +53,13 @@ def is_task_id(value: object) -> bool:
 
 def check_task_id(value: object, option: str = "task_id") -> str:
     """Return ``value`` if it is a well-formed task id, else raise naming ``option``."""
-    if not is_task_id(value):
-        raise TerokError(
-            "%s %r is not a terok task id: 5 characters of lowercase Crockford base32, "
-            "a letter g-z (not i, l, o, u) then a digit, matching %s" % (option, value, ID_PATTERN),
-            option=option,
-        )
-    return value
+    if isinstance(value, str) and is_task_id(value):
+        return value
+    raise TerokError(
+        "%s %r is not a terok task id: 5 characters of lowercase Crockford base32, "
+        "a letter g-z (not i, l, o, u) then a digit, matching %s" % (option, value, ID_PATTERN),
+        option=option,
+    )
 
 
 def sanitize_name(value: str) -> str:
@@ -111,11 +111,9 @@ def check_project(value: object, option: str = "project") -> str:
 
 def check_container_mode(value: object, option: str = "mode") -> str:
     """Return ``value`` if it is one of terok's container modes (option ``mode``), else raise."""
-    if value not in MODES:
-        raise TerokError(
-            "%s %r is not a terok mode: use one of %s" % (option, value, ", ".join(MODES)), option=option
-        )
-    return value
+    if isinstance(value, str) and value in MODES:
+        return value
+    raise TerokError("%s %r is not a terok mode: use one of %s" % (option, value, ", ".join(MODES)), option=option)
 
 
 def container_name(project: str, mode: str, task_id: str) -> str:

@@ -15,7 +15,7 @@ from ansible_collections.terok.lifecycle.plugins.module_utils._errors import Ter
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # the names are for annotations only: typing is not imported at run time
-    from typing import Callable, Dict, List, Mapping, Optional
+    from typing import Callable, Dict, List, Mapping, Optional, Set
 
 SYSTEM_CONFIG = "/etc/terok/config.yml"
 SYSTEM_ROOT = "/var/lib/terok"
@@ -55,7 +55,7 @@ def _config_paths(environ: Mapping[str, str], load_yaml: Callable, warnings: Lis
     else:
         home = environ.get("HOME") or os.path.expanduser("~")
         layers = [SYSTEM_CONFIG, os.path.join(home, ".config", "terok", "config.yml")]
-    merged = {}
+    merged: Dict[str, object] = {}
     for layer in layers:
         if not os.path.isfile(layer):
             continue
@@ -96,7 +96,7 @@ class Layout:
         self.root = root
         self.state_dir = state_dir or os.path.join(root, "core")
         self.live_dir = live_dir or os.path.join(root, "sandbox-live")
-        self._safe = set()
+        self._safe: Set[str] = set()
         # what resolving the layout had to say (a config file passed over), for the module's warnings
         self.warnings: List[str] = []
         # where the guard stops: the root, and a state or live directory relocated out of it

@@ -182,7 +182,7 @@ def archive_entry_result(project: str, entry_name: str, path: str, data: Mapping
 
 def diff_state(task: Any, result: Optional[Mapping[str, Any]], files: Optional[Mapping[str, Any]] = None) -> Dict[str, Any]:
     """What a diff shows of a task: its identity, status, both metadata files and its own files."""
-    if task is None:
+    if task is None or result is None:
         return {}
     state = {
         "task_id": task.task_id,

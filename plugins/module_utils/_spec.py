@@ -23,8 +23,8 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:  # the names are for annotations only: typing is not imported at run time
     from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
-STATES = BY_NAME["state"].choices
-STATUS_CHOICES = BY_NAME["only_if_status"].choices
+STATES: Tuple[str, ...] = BY_NAME["state"].choices or ()
+STATUS_CHOICES: Tuple[str, ...] = BY_NAME["only_if_status"].choices or ()
 # Options of terok_tasks given once for the whole list, used where an item does not set them.
 SHARED_DEFAULTS = ("image",)
 
@@ -46,8 +46,8 @@ class Spec:
         self.task_id = task_id
         self.state = state
         self.archive = archive
-        self.mode = options.get("mode")  # None: the task's own mode, else cli
-        self.container = options.get("container")
+        self.mode: Optional[str] = options.get("mode")  # None: the task's own mode, else cli
+        self.container: Optional[ContainerSpec] = options.get("container")  # state=running only
         self.recreate = bool(options.get("recreate"))
         self.recreate_foreign = bool(options.get("recreate_foreign"))
         self.wait_ready = options.get("wait_ready", True)
@@ -56,7 +56,7 @@ class Spec:
         self.wait_timeout = options.get("wait_timeout", 7200)
         self.stop_timeout = options.get("stop_timeout", 10)
         # absent / archived: only a task in one of these statuses goes (None: any)
-        self.only_if_status = options.get("only_if_status")
+        self.only_if_status: Optional[List[str]] = options.get("only_if_status")
 
     @classmethod
     def from_params(cls, params: Mapping[str, Any], prefix: str = "") -> "Spec":
@@ -85,7 +85,7 @@ class Spec:
                 % (opt("archive"), opt("state")),
                 option=opt("archive"),
             )
-        options = {}
+        options: Dict[str, Any] = {}
         mode = params.get("mode")
         if mode is not None:
             options["mode"] = check_container_mode(mode, opt("mode"))
@@ -128,13 +128,13 @@ def specs_from_items(items: Sequence[Mapping[str, Any]], defaults: Mapping[str, 
             if params.get(key) is None and defaults.get(key) is not None:
                 params[key] = defaults[key]
         spec = Spec.from_params(params, prefix="tasks[%d]." % index)
-        key = (spec.project, "id", spec.task_id) if spec.task_id else (spec.project, "name", spec.name)
-        if key in seen:
+        identity = (spec.project, "id", spec.task_id) if spec.task_id else (spec.project, "name", spec.name)
+        if identity in seen:
             raise TerokError(
                 "tasks[%d] names the same task as tasks[%d] (%s %s in project %s); give each task once"
-                % (index, seen[key], key[1], key[2], spec.project),
+                % (index, seen[identity], identity[1], identity[2], spec.project),
                 option="tasks[%d]" % index,
             )
-        seen[key] = index
+        seen[identity] = index
         specs.append(spec)
     return specs
