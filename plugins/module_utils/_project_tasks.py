@@ -102,11 +102,21 @@ class Task:
         self.predicted_state: Optional[str] = None
 
     @property
+    def stored_id(self) -> str:
+        """The id of a task on disk; a task that check mode predicts has none (asking is an error)."""
+        if self.task_id is None:
+            raise TerokError(
+                "task %r of project %s is only predicted (check mode): it has no id and no files"
+                % (self.name, self.project)
+            )
+        return self.task_id
+
+    @property
     def meta(self) -> Dict[str, Any]:
-        if self._meta is None:
+        if self._meta is None:  # __init__ was given meta_path: parsed on first use
             path, self._meta_path = self._meta_path, None
             try:
-                self._meta = read_meta(path) or {}
+                self._meta = (read_meta(path) if path else None) or {}
             except TerokError as exc:
                 self._meta, self._error = {}, exc.msg
         return self._meta
@@ -230,7 +240,9 @@ class ProjectTasks:
         self.incomplete = set()
         for task_id in sorted(ids):
             task = self.read(task_id)
-            if task is not None and self._unfinished(task):
+            if task is None:  # its files went between the listing and the reading
+                continue
+            if self._unfinished(task):
                 self.incomplete.add(task_id)
                 continue
             self.tasks[task_id] = task
@@ -242,7 +254,7 @@ class ProjectTasks:
         The create writes the dossier last, so until then the task is not one; terok's own
         tasks (no ``managed_by``) and half-deleted ones (``deleting``) are never taken for it.
         """
-        if task.dossier or os.path.lexists(self.layout.dossier_path(self.project, task.task_id)):
+        if task.dossier or os.path.lexists(self.layout.dossier_path(self.project, task.stored_id)):
             return False  # the common case, decided without parsing the _meta.yml
         return not task.error and task.managed and not task.meta.get("deleting")
 
@@ -264,27 +276,27 @@ class ProjectTasks:
         """The tasks that carry ``name``, by id."""
         if self._names is None:
             self._names = {}
-            for task in self.tasks.values():
-                self._names.setdefault(task.name, set()).add(task.task_id)
+            for task_id, task in self.tasks.items():
+                self._names.setdefault(task.name, set()).add(task_id)
         return [self.tasks[task_id] for task_id in sorted(self._names.get(name, ()))]
 
     def read_work_status(self, task: Task) -> Optional[Dict[str, Any]]:
         """The agent's ``agent-config/work-status.yml`` mapping, or None when absent or unreadable."""
         try:
-            path = self.layout.work_status_file(task.project, task.task_id)
+            path = self.layout.work_status_file(task.project, task.stored_id)
         except TerokError:  # a symlink on the way out of the state root
             return None
         return read_work_status(path)
 
     def file_state(self, task: Task) -> Dict[str, Any]:
         """What of the task's own files is there: the workspace's mode (None: missing) and the README."""
-        workspace = self.layout.workspace(task.project, task.task_id)
+        workspace = self.layout.workspace(task.project, task.stored_id)
         try:
             st = os.lstat(workspace)
             mode = "%04o" % stat.S_IMODE(st.st_mode) if stat.S_ISDIR(st.st_mode) else None
         except FileNotFoundError:
             mode = None
-        readme = os.path.lexists(os.path.join(self.layout.task_dir(task.project, task.task_id), "README.md"))
+        readme = os.path.lexists(os.path.join(self.layout.task_dir(task.project, task.stored_id), "README.md"))
         return {"workspace_mode": mode, "readme": readme}
 
     # The in-memory model -------------------------------------------------------------------
@@ -360,8 +372,8 @@ class ProjectTasks:
         """Make the task's files what create makes, from ``state`` (see file_state): a missing workspace
         again (0700, with the marker, so the next start clones afresh), its mode 0700, the README."""
         layout = self.layout
-        task_dir = layout.task_dir(task.project, task.task_id)
-        workspace = layout.workspace(task.project, task.task_id)
+        task_dir = layout.task_dir(task.project, task.stored_id)
+        workspace = layout.workspace(task.project, task.stored_id)
         if state["workspace_mode"] is None:
             make_dirs(task_dir)
             os.mkdir(workspace, 0o700)
@@ -372,15 +384,15 @@ class ProjectTasks:
 
     def write_name(self, task: Task, name: str) -> None:
         """Rewrite the dossier with another name (terok's other dossier keys kept)."""
-        path = self.layout.dossier_path(task.project, task.task_id)
+        path = self.layout.dossier_path(task.project, task.stored_id)
         try:
-            write_dossier(path, task.project, task.task_id, name, existing=task.dossier)
+            write_dossier(path, task.project, task.stored_id, name, existing=task.dossier)
         except OSError as exc:
             raise TerokError("cannot rename task %s: %s: %s" % (task.task_id, path, exc.strerror), path=path)
 
     def write_meta(self, task: Task, meta: Dict[str, Any]) -> None:
         """Replace the task's ``_meta.yml`` with ``meta``."""
-        path = self.layout.meta_path(task.project, task.task_id)
+        path = self.layout.meta_path(task.project, task.stored_id)
         try:
             write_meta(path, meta)
         except OSError as exc:
@@ -388,20 +400,20 @@ class ProjectTasks:
 
     def save_log(self, task: Task, text: str) -> None:
         """Write ``logs/container.log`` (mode 0640)."""
-        path = self.layout.log_file(task.project, task.task_id)
+        path = self.layout.log_file(task.project, task.stored_id)
         make_dirs(os.path.dirname(path))
         atomic_write(path, text.encode("utf-8", "surrogateescape"), 0o640)
 
     def remove_task_dir(self, task: Task) -> None:
         """Remove the task directory (workspace, logs, agent config); raise when it resists."""
-        remove_tree(self.layout.task_dir(task.project, task.task_id))
+        remove_tree(self.layout.task_dir(task.project, task.stored_id))
 
     def remove_metadata(self, task: Task) -> List[str]:
         """Remove the dossier and ``_meta.yml``; return a message for each that could not go."""
         failures = []
         for path in (
-            self.layout.dossier_path(task.project, task.task_id),
-            self.layout.meta_path(task.project, task.task_id),
+            self.layout.dossier_path(task.project, task.stored_id),
+            self.layout.meta_path(task.project, task.stored_id),
         ):
             try:
                 remove_file(path)

@@ -67,14 +67,13 @@ def list_tasks(context: RunContext, query: Query) -> Tuple[List[Dict[str, Any]],
     each file whole. One podman listing serves every task.
     """
     projects = [query.project] if query.project else list_projects(context.layout)
-    tasks, archived = [], []
+    tasks: List[Dict[str, Any]] = []
+    archived: List[Dict[str, Any]] = []
     containers = None
     for project in projects:
         loaded = ProjectTasks(context.layout, project).load()
         for task_id in sorted(loaded.tasks):
             task = loaded.tasks[task_id]
-            if task is None:
-                continue
             if task.error:
                 context.warn("task %s of project %s skipped: %s" % (task_id, project, task.error))
                 continue

@@ -152,6 +152,33 @@ def test_refresh_picks_up_changes_and_removals(layout, write_task):
     assert tasks.read("k7m2q") is None
 
 
+def test_load_passes_over_a_task_whose_files_go_while_it_reads(layout, write_task, monkeypatch):
+    write_task("demo", "k7m2q", "stays")
+    write_task("demo", "h3abc", "goes")
+    read = ProjectTasks.read
+    monkeypatch.setattr(ProjectTasks, "read", lambda self, task_id: None if task_id == "h3abc" else read(self, task_id))
+    tasks = ProjectTasks(layout, "demo").load()
+    assert sorted(tasks.tasks) == ["k7m2q"]
+    assert "h3abc" in tasks.taken
+    assert [task.task_id for task in tasks.by_name("goes")] == []
+
+
+def test_stored_id_is_the_id_of_a_task_on_disk(layout, write_task):
+    write_task("demo", "k7m2q", "a")
+    assert ProjectTasks(layout, "demo").load().tasks["k7m2q"].stored_id == "k7m2q"
+
+
+def test_a_predicted_task_has_no_stored_id_and_no_paths(layout):
+    predicted = Task("demo", None, {"name": "new"}, {})  # what check mode makes of a create
+    with pytest.raises(TerokError) as err:
+        predicted.stored_id  # pylint: disable=pointless-statement
+    assert "'new' of project demo is only predicted" in err.value.msg
+    tasks = ProjectTasks(layout, "demo").load()
+    with pytest.raises(TerokError):
+        tasks.file_state(predicted)
+    assert tasks.read_work_status(predicted) is None
+
+
 def test_meta_dir_symlink_is_refused(layout, tmp_path):
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
