@@ -296,16 +296,22 @@ from ansible_collections.terok.lifecycle.plugins.module_utils._errors import Ter
 from ansible_collections.terok.lifecycle.plugins.module_utils._host_prep import HostPrep, Request
 from ansible_collections.terok.lifecycle.plugins.module_utils._podman import CommandRunner
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # the names are for annotations only: typing is not imported at run time
+    from typing import Any, Dict, List, Optional
+
+    from ansible_collections.terok.lifecycle.plugins.module_utils._podman import Result
+
 
 class _Runner(CommandRunner):
-    def __init__(self, module):
+    def __init__(self, module: AnsibleModule) -> None:
         self.module = module
 
-    def run(self, argv, data=None):
+    def run(self, argv: List[str], data: Optional[str] = None) -> Result:
         return self.module.run_command(argv, data=data, encoding="utf-8", errors="surrogateescape")
 
 
-def main():
+def main() -> None:
     module = AnsibleModule(
         argument_spec={
             "root": {"type": "path"},
@@ -325,12 +331,12 @@ def main():
         },
         supports_check_mode=True,
     )
-    prep = None
+    prep: Optional[HostPrep] = None
     try:
         prep = HostPrep(Request(module.params), _Runner(module), check_mode=module.check_mode)
         result = prep.run()
     except (TerokError, OSError) as exc:
-        failure = {"changed": bool(prep and prep.changes and not module.check_mode)}
+        failure: Dict[str, Any] = {"changed": bool(prep and prep.changes and not module.check_mode)}
         if isinstance(exc, TerokError):
             failure["msg"] = exc.msg
             failure.update((key, value) for key, value in (("option", exc.option), ("path", exc.path)) if value)
@@ -344,11 +350,12 @@ def main():
             for warning in prep.warnings:
                 module.warn(warning)
         module.fail_json(**failure)
-    for warning in prep.warnings:
-        module.warn(warning)
-    if module._diff:
-        result["diff"] = prep.diffs
-    module.exit_json(**result)
+    else:
+        for warning in prep.warnings:
+            module.warn(warning)
+        if module._diff:
+            result["diff"] = prep.diffs
+        module.exit_json(**result)
 
 
 if __name__ == "__main__":

@@ -249,8 +249,14 @@ from ansible_collections.terok.lifecycle.plugins.module_utils._module_support im
 from ansible_collections.terok.lifecycle.plugins.module_utils._spec import Spec
 from ansible_collections.terok.lifecycle.plugins.module_utils._task_options import argument_spec as task_argument_spec
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # the names are for annotations only: typing is not imported at run time
+    from typing import Any, Dict
 
-def main():
+    from ansible_collections.terok.lifecycle.plugins.module_utils._run_context import RunContext
+
+
+def main() -> None:
     argument_spec = common_argument_spec()
     argument_spec.update(task_argument_spec())
     module = AnsibleModule(
@@ -260,7 +266,7 @@ def main():
         supports_check_mode=True,
     )
 
-    def converge(context, partial):
+    def converge(context: RunContext, partial: Dict[str, Any]) -> Dict[str, Any]:
         outcome = converge_one(context, Spec.from_params(module.params))
         result = {"changed": outcome.changed, "task": outcome.task}
         if module._diff:

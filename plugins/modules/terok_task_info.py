@@ -225,8 +225,14 @@ from ansible_collections.terok.lifecycle.plugins.module_utils._module_support im
 from ansible_collections.terok.lifecycle.plugins.module_utils._query import Query, list_tasks
 from ansible_collections.terok.lifecycle.plugins.module_utils._status import STATUSES
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # the names are for annotations only: typing is not imported at run time
+    from typing import Any, Dict
 
-def main():
+    from ansible_collections.terok.lifecycle.plugins.module_utils._run_context import RunContext
+
+
+def main() -> None:
     argument_spec = common_argument_spec()
     argument_spec.update(
         project={"type": "str"},
@@ -238,10 +244,10 @@ def main():
     )
     module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
 
-    def query(context, partial):
+    def query(context: RunContext, partial: Dict[str, Any]) -> Dict[str, Any]:
         wanted = Query.from_params(module.params)
         tasks, archived = list_tasks(context, wanted)
-        result = {"changed": False, "tasks": tasks, "paths": context.layout.as_dict()}
+        result: Dict[str, Any] = {"changed": False, "tasks": tasks, "paths": context.layout.as_dict()}
         if wanted.include_archived:
             result["archived"] = archived
         return result

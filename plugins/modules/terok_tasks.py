@@ -459,8 +459,14 @@ from ansible_collections.terok.lifecycle.plugins.module_utils._module_support im
 from ansible_collections.terok.lifecycle.plugins.module_utils._spec import specs_from_items
 from ansible_collections.terok.lifecycle.plugins.module_utils._task_options import argument_spec as task_argument_spec
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # the names are for annotations only: typing is not imported at run time
+    from typing import Any, Dict
 
-def main():
+    from ansible_collections.terok.lifecycle.plugins.module_utils._run_context import RunContext
+
+
+def main() -> None:
     argument_spec = common_argument_spec()
     argument_spec.update(
         tasks={
@@ -475,7 +481,7 @@ def main():
     )
     module = ItemsModule("tasks", argument_spec=argument_spec, supports_check_mode=True)
 
-    def converge(context, partial):
+    def converge(context: RunContext, partial: Dict[str, Any]) -> Dict[str, Any]:
         # what a failure returns: the items converged so far, null for the others
         results = Results(len(module.params["tasks"]))
         partial.update(tasks=results.tasks, removed=results.removed)
