@@ -9,8 +9,9 @@
 The state root and its trees (modes and owners), the in-container init script, the podman
 drop-in, and what the host lacks (podman, other commands, PyYAML for this interpreter,
 packages by name), the task image's presence, and the facts the role needs to install what
-is missing (the user, the OS family, the package manager). Every write goes through
-``HostPrep``'s gate, which in check mode only records what would change.
+is missing (the user, the OS family, the package manager). Every write goes through the
+run's gate (``RunGate.writing``, as the task modules' writes do), which in check mode only
+counts it; ``HostPrep`` records what each change is, for ``changes`` and the diff.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ if TYPE_CHECKING:  # the names are for annotations only: typing is not imported 
     from typing import Any, Callable, Dict, List, Mapping, Optional
 
     from ansible_collections.terok.lifecycle.plugins.module_utils._podman import CommandRunner
+    from ansible_collections.terok.lifecycle.plugins.module_utils._run_context import RunGate
 
 SCRIPT_NAME = "init-ssh-and-repo.sh"
 SYSTEM_INIT_SCRIPT = "/usr/local/libexec/terok/" + SCRIPT_NAME
@@ -233,7 +235,7 @@ class HostPrep:
         self,
         request: Request,
         runner: CommandRunner,
-        check_mode: bool = False,
+        gate: RunGate,
         environ: Optional[Mapping[str, str]] = None,
         euid: Optional[int] = None,
         egid: Optional[int] = None,
@@ -242,7 +244,7 @@ class HostPrep:
     ) -> None:
         self.request = request
         self.runner = runner
-        self.check_mode = check_mode
+        self.gate = gate
         self.environ = os.environ if environ is None else environ
         self.user = HostUser.current(self.environ, os.geteuid() if euid is None else euid,
                                      os.getegid() if egid is None else egid)
@@ -251,15 +253,19 @@ class HostPrep:
         self.podman = Podman(request.executable, runner)
         self.changes: List[str] = []
         self.diffs: List[Dict[str, str]] = []
-        self.warnings: List[str] = []
         self.parent_mode = SYSTEM_PARENT_MODE if self.user.privileged else USER_PARENT_MODE
 
-    # -- the gate: every change is recorded, and done only outside check mode ------------------
+    @property
+    def warnings(self) -> List[str]:
+        return self.gate.warnings
+
+    # -- every change goes through the run's gate (RunGate.writing), as the task modules' do -----
     def _change(self, what: str, before: str, after: str, path: str, action: Callable[[], None]) -> None:
         self.changes.append(what)
         self.diffs.append({"before_header": path, "after_header": path, "before": before, "after": after})
-        if not self.check_mode:
-            action()
+        with self.gate.writing() as real:
+            if real:
+                action()
 
     # -- directories -------------------------------------------------------------------------
     def _describe_dir(self, st: Any) -> str:
@@ -356,13 +362,14 @@ class HostPrep:
                                         os.path.join(self.user.home, ".config", "terok", "config.yml"))
                       if os.path.isfile(path)]
             if unread and not self.environ.get("TEROK_ROOT"):
-                self.warnings.append(
+                self.gate.warn(
                     "PyYAML is missing, so the terok config file %s was not read: the state root is the default "
                     "(%s); run again once PyYAML is installed, or set the root option" % (
                         unread[0], "/var/lib/terok" if self.user.privileged else "the XDG data home's terok"))
         layout = Layout.resolve(request.root, environ=self.environ, load_yaml=load_yaml if HAS_YAML else None,
                                 euid=self.user.uid)
-        self.warnings.extend(layout.warnings)
+        for warning in layout.warnings:
+            self.gate.warn(warning)
         return layout
 
     def trees(self, layout: Layout) -> List[str]:
@@ -475,7 +482,7 @@ class HostPrep:
             conf_changed = self.file(conf_path, conf_text.encode("utf-8"), CONF_MODE)
         family = self.os_family()
         return {
-            "changed": bool(self.changes),
+            "changed": self.gate.changed,
             "changes": list(self.changes),
             "root": layout.root,
             "state_dir": layout.state_dir,

@@ -22,11 +22,11 @@ from ansible_collections.terok.lifecycle.plugins.module_utils._errors import Ter
 from ansible_collections.terok.lifecycle.plugins.module_utils._metadata import HAS_YAML, YAML_IMPORT_ERROR, load_yaml
 from ansible_collections.terok.lifecycle.plugins.module_utils._paths import Layout
 from ansible_collections.terok.lifecycle.plugins.module_utils._podman import CommandRunner, Podman
-from ansible_collections.terok.lifecycle.plugins.module_utils._run_context import RunContext
+from ansible_collections.terok.lifecycle.plugins.module_utils._run_context import RunContext, RunGate
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # the names are for annotations only: typing is not imported at run time
-    from typing import Any, Callable, Dict, List, NoReturn, Optional, Tuple
+    from typing import Any, Callable, Dict, List, Optional, Tuple
 
     from ansible_collections.terok.lifecycle.plugins.module_utils._podman import Result
 
@@ -55,7 +55,7 @@ class ItemsModule(AnsibleModule):
         super().__init__(**kwargs)
         self._checked = True
 
-    def fail_json(self, msg: str, **kwargs: Any) -> NoReturn:  # type: ignore[override]
+    def fail_json(self, msg: str, **kwargs: Any) -> None:
         if not self._checked:
             found = self._item_error()
             if found:
@@ -168,17 +168,19 @@ def _failure(exc: Exception) -> Dict[str, Any]:
     return failure
 
 
-def run_module(module: AnsibleModule, body: Callable[[RunContext, Dict[str, Any]], Dict[str, Any]]) -> None:
-    """Run ``body(context, partial)`` and exit with its result: the modules' one error boundary.
+def run_module(module: AnsibleModule, body: Callable[[Any, Dict[str, Any]], Dict[str, Any]],
+               make: Callable[[AnsibleModule], RunGate] = make_context) -> None:
+    """Run ``body(context, partial)`` and exit with its result: every module's one error boundary.
 
-    Every TerokError or OSError becomes ``fail_json`` with the warnings gathered so far,
-    ``changed`` (whether anything changed before the failure) and whatever ``body`` put in
-    ``partial`` (for example the items a bulk run converged before failing).
+    ``make`` builds the run's context (the task modules': ``make_context``; terok_host_prep: a
+    ``RunGate`` alone). Every TerokError or OSError becomes ``fail_json`` with the warnings
+    gathered so far, ``changed`` (whether anything changed before the failure) and whatever
+    ``body`` put in ``partial`` (for example the items a bulk run converged before failing).
     """
-    context = None
+    context: Optional[RunGate] = None
     partial: Dict[str, Any] = {}
     try:
-        context = make_context(module)
+        context = make(module)
         result = body(context, partial)
     except (TerokError, OSError) as exc:
         for warning in context.warnings if context else ():
@@ -186,6 +188,7 @@ def run_module(module: AnsibleModule, body: Callable[[RunContext, Dict[str, Any]
         failure = _failure(exc)
         failure.update(partial)
         module.fail_json(changed=bool(context and context.changed), **failure)
-    for warning in context.warnings:
-        module.warn(warning)
-    module.exit_json(**result)
+    else:
+        for warning in context.warnings:
+            module.warn(warning)
+        module.exit_json(**result)

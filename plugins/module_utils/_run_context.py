@@ -4,11 +4,14 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 #
 # Private to terok.lifecycle: not a public API, it may change in any release.
-"""What one module run shares across projects: layout, podman, check mode, the container listing, warnings."""
+"""What one module run shares: the gate where check mode stops writes, warnings, and for the task
+modules the layout, podman and the container listing."""
 
 from __future__ import annotations
 
+import contextlib
 import datetime
+import threading
 
 from ansible_collections.terok.lifecycle.plugins.module_utils._paths import Layout
 from ansible_collections.terok.lifecycle.plugins.module_utils._podman import Container, Podman, PodmanError
@@ -16,14 +19,47 @@ from ansible_collections.terok.lifecycle.plugins.module_utils._secrets import lo
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # the names are for annotations only: typing is not imported at run time
-    from typing import Any, Dict, List, Optional
+    from typing import Any, Dict, Iterator, List, Optional
 
 UNKNOWN_STATES = "container states are unknown"
 # the confinement options that are cgroup resource limits, in the order a warning names them
 LIMITS = ("pids_limit", "memory", "cpus")
 
 
-class RunContext:
+class RunGate:
+    """**Where check mode stops writes**, for every module: ``writing`` yields whether I/O may happen
+    and counts the change once the block ended well (a write that fails changed nothing); in check
+    mode it only counts, so a run predicts with the very code that acts. Also the run's warnings."""
+
+    def __init__(self, check_mode: bool = False) -> None:
+        self.check_mode = check_mode
+        self.warnings: List[str] = []
+        self.changes = 0
+        self._counting = threading.Lock()
+
+    @property
+    def changed(self) -> bool:
+        """Whether this run changed anything yet: a failure after a change still reports it."""
+        return self.changes > 0
+
+    def count(self, amount: int) -> None:
+        """Count ``amount`` changes (a negative one takes back changes that were undone)."""
+        with self._counting:
+            self.changes += amount
+
+    @contextlib.contextmanager
+    def writing(self) -> Iterator[bool]:
+        """The gate: yield whether I/O may happen; count the change when the block ends well."""
+        yield not self.check_mode
+        self.count(1)
+
+    def warn(self, message: str) -> None:
+        """Add a warning for the module result, once."""
+        if message not in self.warnings:
+            self.warnings.append(message)
+
+
+class RunContext(RunGate):
     """Shared by every task session of one module run.
 
     The container listing is taken once and reused; when podman is missing or fails it is
@@ -32,27 +68,15 @@ class RunContext:
     """
 
     def __init__(self, layout: Layout, podman: Podman, check_mode: bool = False, lock_timeout: float = 30.0) -> None:
+        super().__init__(check_mode)
         self.layout = layout
         self.podman = podman
-        self.check_mode = check_mode
         self.lock_timeout = lock_timeout
-        self.warnings: List[str] = []
-        self.changes = 0
         self._containers: Optional[Dict[str, Container]] = None
         self.listing_ok = False
         self._secrets_key: Optional[bytes] = None
         self._host: Optional[Dict[str, Any]] = None
         self._image_ids: Optional[Dict[str, str]] = None
-
-    @property
-    def changed(self) -> bool:
-        """Whether this run changed anything yet: a failure after a change still reports it."""
-        return self.changes > 0
-
-    def warn(self, message: str) -> None:
-        """Add a warning for the module result, once."""
-        if message not in self.warnings:
-            self.warnings.append(message)
 
     def containers(self, required: bool = False) -> Dict[str, Container]:
         """Every container by name, listed once per run.

@@ -6,12 +6,12 @@
 # Private to terok.lifecycle: not a public API, it may change in any release.
 """A task session: one project's tasks, locked and loaded, and the primitives that change them.
 
-This is where check mode stops writes. Every primitive (create, rename, metadata updates,
-the archive entry, the deleting mark, file removal, and the container actions: create,
-start, unpause, stop, remove, log capture, the waits) runs inside ``_writing``, which says
-whether I/O may happen and counts the change once the primitive finished (a primitive that
-fails changed nothing); then the primitive updates the in-memory model the same way in
-both modes. Converging (``_converge.py``) is built from
+Every primitive (create, rename, metadata updates, the archive entry, the deleting mark,
+file removal, and the container actions: create, start, unpause, stop, remove, log capture,
+the waits) runs inside ``_writing``, the run's gate (``RunGate.writing``, where check mode
+stops writes), which says whether I/O may happen and counts the change once the primitive
+finished (a primitive that fails changed nothing); then the primitive updates the in-memory
+model the same way in both modes. Converging (``_converge.py``) is built from
 these primitives only, so check mode predicts with the very code that acts.
 
 When a project's items are converged side by side (``_item_pool``), ``pool`` is set: the
@@ -88,7 +88,6 @@ class TaskSession:
         self.pool: Optional[ItemPool] = None  # set while items are converged side by side
         self._files: dict = {}  # task id -> file state after ensure_files (what check mode predicts)
         self._item = threading.local()  # the changes of the item the calling thread converges
-        self._counting = threading.Lock()
 
     @property
     def changes(self) -> int:
@@ -96,15 +95,15 @@ class TaskSession:
         return getattr(self._item, "changes", 0)
 
     def _count(self, amount: int) -> None:
-        with self._counting:
-            self.context.changes += amount
-            self._item.changes = self.changes + amount
+        self.context.count(amount)
+        self._item.changes = self.changes + amount
 
     @contextlib.contextmanager
     def _writing(self) -> Iterator[bool]:
-        """The check-mode gate: yield whether I/O may happen; count the change when the block ends well."""
-        yield not self.context.check_mode
-        self._count(1)
+        """The run's gate (``RunGate.writing``), the change also counted for the calling thread's item."""
+        with self.context.writing() as real:
+            yield real
+        self._item.changes = self.changes + 1
 
     def _outside(self, bounded: bool = True) -> contextlib.AbstractContextManager:
         """Around a podman action: other items may decide meanwhile (a no-op for one item at a time).

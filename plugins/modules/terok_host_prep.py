@@ -292,23 +292,13 @@ path:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.terok.lifecycle.plugins.module_utils._errors import TerokError
 from ansible_collections.terok.lifecycle.plugins.module_utils._host_prep import HostPrep, Request
-from ansible_collections.terok.lifecycle.plugins.module_utils._podman import CommandRunner
+from ansible_collections.terok.lifecycle.plugins.module_utils._module_support import ModuleRunner, run_module
+from ansible_collections.terok.lifecycle.plugins.module_utils._run_context import RunGate
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # the names are for annotations only: typing is not imported at run time
-    from typing import Any, Dict, List, Optional
-
-    from ansible_collections.terok.lifecycle.plugins.module_utils._podman import Result
-
-
-class _Runner(CommandRunner):
-    def __init__(self, module: AnsibleModule) -> None:
-        self.module = module
-
-    def run(self, argv: List[str], data: Optional[str] = None) -> Result:
-        return self.module.run_command(argv, data=data, encoding="utf-8", errors="surrogateescape")
+    from typing import Any, Dict
 
 
 def main() -> None:
@@ -331,31 +321,17 @@ def main() -> None:
         },
         supports_check_mode=True,
     )
-    prep: Optional[HostPrep] = None
-    try:
-        prep = HostPrep(Request(module.params), _Runner(module), check_mode=module.check_mode)
+
+    def prepare(gate: RunGate, partial: Dict[str, Any]) -> Dict[str, Any]:
+        prep = HostPrep(Request(module.params), ModuleRunner(module), gate)
+        partial["changes"] = prep.changes  # what a failure returns: the changes made before it
         result = prep.run()
-    except (TerokError, OSError) as exc:
-        failure: Dict[str, Any] = {"changed": bool(prep and prep.changes and not module.check_mode)}
-        if isinstance(exc, TerokError):
-            failure["msg"] = exc.msg
-            failure.update((key, value) for key, value in (("option", exc.option), ("path", exc.path)) if value)
-        else:
-            path = getattr(exc, "filename", None)
-            failure["msg"] = "%s: %s" % (path, exc.strerror or exc) if path else str(exc)
-            if path:
-                failure["path"] = path
-        if prep:
-            failure["changes"] = prep.changes
-            for warning in prep.warnings:
-                module.warn(warning)
-        module.fail_json(**failure)
-    else:
-        for warning in prep.warnings:
-            module.warn(warning)
         if module._diff:
             result["diff"] = prep.diffs
-        module.exit_json(**result)
+        return result
+
+    # PyYAML is not needed here (its absence is reported), so the gate alone, not make_context
+    run_module(module, prepare, make=lambda module: RunGate(module.check_mode))
 
 
 if __name__ == "__main__":

@@ -13,6 +13,7 @@ import pytest
 
 from ansible_collections.terok.lifecycle.plugins.module_utils import _host_prep
 from ansible_collections.terok.lifecycle.plugins.module_utils._errors import TerokError
+from ansible_collections.terok.lifecycle.plugins.module_utils._run_context import RunGate
 from ansible_collections.terok.lifecycle.plugins.module_utils._host_prep import (
     CONF_NAME,
     SYSTEM_CONTAINERS_CONF,
@@ -77,7 +78,7 @@ def prep(paths, podman_exe, tmp_path):
         options.update(params)
         options = {key: value for key, value in options.items() if value is not None}
         runner = Runner(installed, images=images, fail=fail)
-        return HostPrep(Request(options), runner, check_mode=check_mode,
+        return HostPrep(Request(options), runner, RunGate(check_mode),
                         environ={"HOME": str(tmp_path / "home")} if environ is None else environ,
                         euid=euid, egid=euid, which=which or _which(), os_release=str(tmp_path / "os-release")), runner
 
