@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 
 from ansible_collections.terok.lifecycle.plugins.module_utils._errors import TerokError
 from ansible_collections.terok.lifecycle.plugins.module_utils._podman import RunRequest
@@ -23,6 +24,9 @@ from ansible_collections.terok.lifecycle.plugins.module_utils._task_options impo
     CONTAINER_OPTIONS,
     CONTAINER_WORKSPACE,
     INIT_ENV,
+    OWN_ANNOTATION,
+    OWN_LABEL_PREFIX,
+    READ_ONLY_HOMES,
     ROOTLESS_USERNS,
     confinement_view,
     container_values,
@@ -36,7 +40,7 @@ if TYPE_CHECKING:  # the names are for annotations only: typing is not imported 
     from typing import Any, Callable, Dict, List, Mapping, Optional
 
 IMAGE_INIT_SCRIPT = "/usr/local/bin/init-ssh-and-repo.sh"
-LABEL_PREFIX = "io.terok.lifecycle."
+LABEL_PREFIX = OWN_LABEL_PREFIX
 SPEC_LABEL = LABEL_PREFIX + "spec"
 CONFINEMENT_LABEL = LABEL_PREFIX + "confinement"
 READY_LINE = ">> init complete"
@@ -46,6 +50,28 @@ _LEGACY_CONFINEMENT = ("userns", "restricted", "cap_drop", "cap_add", "memory", 
                        "publish", "user")
 _LEGACY = frozenset(("image", "command", "init_script", "env", "secret_env", "volumes") + _LEGACY_CONFINEMENT
                     + tuple(name for name, _var in INIT_ENV))
+
+
+def _check_together(values: Mapping[str, Any], prefix: str) -> None:
+    """What podman refuses of options together (each option alone is checked by its table entry)."""
+    if values["read_only"]:
+        taken = sorted({os.path.normpath(entry.split(":")[index]) for key, index in (("tmpfs", 0), ("volumes", 1))
+                        for entry in values[key]} & set(READ_ONLY_HOMES))
+        if taken:
+            raise TerokError("%sread_only mounts %s itself; leave it out of %stmpfs and %svolumes"
+                             % (prefix, ", ".join(taken), prefix, prefix), option=prefix + "read_only")
+    if values["dns"] and values["network"] in ("none", "host"):
+        raise TerokError("%sdns cannot be set with %snetwork=%s (podman refuses it)"
+                         % (prefix, prefix, values["network"]), option=prefix + "dns")
+    mounted = set()
+    for entry in values["secrets"]:
+        words = entry.split(",")
+        if "type=env" not in words:  # mounted at /run/secrets/<target, else name>
+            mounted.add(([word[len("target="):] for word in words[1:] if word.startswith("target=")] + words[:1])[0])
+    clash = sorted(mounted & set(values["secret_env"]))
+    if clash:
+        raise TerokError("%ssecrets would mount over the secret_env secrets %s in /run/secrets"
+                         % (prefix, ", ".join(clash)), option=prefix + "secrets")
 
 
 class ContainerSpec:
@@ -66,6 +92,7 @@ class ContainerSpec:
                 "%senv and %ssecret_env both set %s; set each variable once" % (prefix, prefix, ", ".join(clash)),
                 option=prefix + "secret_env",
             )
+        _check_together(values, prefix)
         return cls(values)
 
     @property
@@ -172,10 +199,10 @@ class ContainerSpec:
             command=self.values["command"],
             entrypoint=["/bin/bash", IMAGE_INIT_SCRIPT],
             labels=labels,
-            annotations=[("dossier.meta_path", dossier_path)],
+            annotations=[(OWN_ANNOTATION, dossier_path)],
             volumes=volumes,
             workdir=CONTAINER_WORKSPACE,
             env=self.environment(project, task_id),
             secrets=[(secret_name(name, var), var) for var in sorted(self.secret_env)],
-            options=podman_flags(dict(self.values, userns=confinement["userns"])),
+            options=podman_flags(dict(self.values, userns=confinement["userns"], hostname=self.values["hostname"] or name)),
         )

@@ -99,7 +99,7 @@ class RunRequest:
 
         The environment is passed in ``env_file``, never on the command line.
         """
-        args = ["run", "--detach", "--interactive", "--init", "--name", self.name, "--hostname", self.name]
+        args = ["run", "--detach", "--interactive", "--init", "--name", self.name]  # --hostname: in options
         for key, value in self.labels:
             args += ["--label", "%s=%s" % (key, value)]
         for key, value in self.annotations:

@@ -181,7 +181,8 @@ def archive_entry_result(project: str, entry_name: str, path: str, data: Mapping
 
 
 def diff_state(task: Any, result: Optional[Mapping[str, Any]], files: Optional[Mapping[str, Any]] = None) -> Dict[str, Any]:
-    """What a diff shows of a task: its identity, status, both metadata files and its own files."""
+    """What a diff shows of a task: its identity, status, its container's options (``confinement``), both
+    metadata files and its own files."""
     if task is None or result is None:
         return {}
     state = {
@@ -190,6 +191,7 @@ def diff_state(task: Any, result: Optional[Mapping[str, Any]], files: Optional[M
         "status": result["status"],
         "container_state": result["container_state"],
         "image_id": result.get("image_id"),
+        "confinement": result.get("confinement"),
         "dossier": plain(task.dossier),
         "meta": plain(task.meta),
     }

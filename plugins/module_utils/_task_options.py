@@ -21,6 +21,8 @@ does not use it.
 
 from __future__ import annotations
 
+import ipaddress
+import json
 import os
 import re
 import shlex
@@ -49,6 +51,30 @@ _NETWORK = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:=/,-]*")
 PUBLISH = re.compile(r"((\[[0-9a-fA-F:.]+\]|[0-9.]+):)?((\d+)(-\d+)?)?:(\d+)(-\d+)?(/(tcp|udp|sctp))?|(\d+)(/(tcp|udp|sctp))?")
 _USER = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*(:[A-Za-z0-9_][A-Za-z0-9_.-]*)?")
 _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+# the collection's own container labels and annotation: never given by the options labels and annotations
+OWN_LABEL_PREFIX = "io.terok.lifecycle."
+OWN_ANNOTATION = "dossier.meta_path"
+# where podman 4.3.1 reads CDI specs (container-device-interface's default spec dirs)
+CDI_SPEC_DIRS = ("/etc/cdi", "/var/run/cdi")
+# what read_only keeps writable besides podman's --read-only-tmpfs (/tmp, /var/tmp, /run): the homes,
+# as tmpfs into which podman copies the image's content (tmpcopyup, podman's default for --tmpfs)
+READ_ONLY_HOMES = ("/home", "/root")
+_CDI_NAME = re.compile(r"([a-z0-9][a-z0-9.-]*/[A-Za-z0-9][A-Za-z0-9_.-]*)=([A-Za-z0-9][A-Za-z0-9_.:-]*)")
+_DEVICE_PERMISSIONS = re.compile(r"[rwm]{1,3}")
+_GROUP = re.compile(r"keep-groups|[A-Za-z0-9_][A-Za-z0-9_.-]*")
+_ULIMIT_NAMES = ("as", "core", "cpu", "data", "fsize", "locks", "memlock", "msgqueue", "nice", "nofile", "nproc",
+                 "rss", "rtprio", "rttime", "sigpending", "stack")
+_TMPFS_OPTION = re.compile(r"(rw|ro|exec|noexec|suid|nosuid|dev|nodev|tmpcopyup|notmpcopyup|U|"
+                           r"(size|nr_inodes|nr_blocks)=\d+[kmgKMG%]?|mode=[0-7]{3,4}|(uid|gid)=\d+)")
+_LABEL_KEY = re.compile(r"[^\s=\x00]+")
+_HOSTNAME = re.compile(r"(?=.{1,64}$)[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)*")
+_TIMEZONE = re.compile(r"[A-Za-z0-9_+-]+(/[A-Za-z0-9_+-]+)*")
+_DURATION = re.compile(r"(\d+(\.\d+)?(ns|us|ms|s|m|h))+")
+_SECRET_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,252}")
+# the secrets the collection makes for secret_env: <project>-<mode>-<id>-<VARIABLE> (see _secrets.secret_name)
+_OWN_SECRET = re.compile(r"[a-z0-9][a-z0-9_-]*-(cli|web|run|toad)-[a-z0-9]{5}-[A-Za-z_][A-Za-z0-9_]*")
+_RESTART = re.compile(r"no|always|unless-stopped|on-failure(:\d+)?")
+HEALTHCHECK_KEYS = ("test", "interval", "timeout", "start_period", "retries")
 
 
 class Option:
@@ -271,6 +297,223 @@ def _pids_limit(value: Any, option: str) -> int:
     return value
 
 
+def _cdi_devices() -> Dict[str, List[str]]:
+    """The CDI devices the spec files of ``CDI_SPEC_DIRS`` declare: kind (vendor/class) -> device names.
+
+    JSON specs are read with the standard library, YAML ones with PyYAML (which the modules need anyway);
+    a file that cannot be read or parsed declares nothing, as podman ignores it.
+    """
+    found: Dict[str, List[str]] = {}
+    for directory in CDI_SPEC_DIRS:
+        try:
+            names = sorted(os.listdir(directory))
+        except OSError:
+            continue
+        for name in names:
+            if not name.endswith((".json", ".yaml", ".yml")):
+                continue
+            try:
+                with open(os.path.join(directory, name), encoding="utf-8") as handle:
+                    text = handle.read()
+                if name.endswith(".json"):
+                    spec = json.loads(text)
+                else:
+                    import yaml  # pylint: disable=import-outside-toplevel
+                    spec = yaml.safe_load(text)
+            except Exception:  # pylint: disable=broad-except
+                continue
+            if isinstance(spec, dict) and isinstance(spec.get("devices"), list):
+                found.setdefault(str(spec.get("kind")), []).extend(
+                    str(device.get("name")) for device in spec["devices"] if isinstance(device, dict))
+    return found
+
+
+def _device(value: Any, option: str) -> str:
+    """A device: a CDI name (vendor/class=name) that a CDI spec declares, or HOST[:CONTAINER][:PERMISSIONS]."""
+    entry = _text(value, option)
+    cdi = _CDI_NAME.fullmatch(entry)
+    if cdi:
+        if cdi.group(2) not in _cdi_devices().get(cdi.group(1), ()):
+            raise TerokError("%s %s is a CDI device that no CDI spec in %s declares (podman could not resolve it)"
+                             % (option, entry, " or ".join(CDI_SPEC_DIRS)), option=option)
+        return entry
+    parts = entry.split(":")
+    if len(parts) > 3 or not all(parts):
+        raise TerokError("%s %r is neither a CDI name (vendor.com/class=name) nor HOST_PATH[:CONTAINER_PATH]"
+                         "[:PERMISSIONS]" % (option, entry), option=option)
+    if not os.path.isabs(parts[0]) or (len(parts) > 1 and not os.path.isabs(parts[1])
+                                       and not _DEVICE_PERMISSIONS.fullmatch(parts[1])):
+        raise TerokError("%s %r needs absolute paths" % (option, entry), option=option)
+    if len(parts) == 3 and not _DEVICE_PERMISSIONS.fullmatch(parts[2]):
+        raise TerokError("%s %r: permissions are letters of rwm" % (option, entry), option=option)
+    if not os.path.exists(parts[0]):
+        raise TerokError("%s %s is not on the target" % (option, parts[0]), option=option)
+    return entry
+
+
+def _groups(values: Any, option: str) -> List[str]:
+    groups = _list_of(_matching(_GROUP, "a group name, a group id or keep-groups"), "groups")(values, option)
+    if "keep-groups" in groups and len(groups) > 1:
+        raise TerokError("%s keep-groups cannot be combined with other groups (podman refuses it)" % option,
+                         option=option)
+    return groups
+
+
+def _size(value: Any, option: str) -> str:
+    text = _matching(_MEMORY, "a size such as 512m or 2g")(value, option)
+    if not float(re.sub(r"[bkmgBKMG]$", "", text)) > 0:
+        raise TerokError("%s must be above 0, got %r" % (option, value), option=option)
+    return text
+
+
+def _ulimit(value: Any, option: str) -> str:
+    entry = _text(value, option)
+    name, _sep, limits = entry.partition("=")
+    if name not in _ULIMIT_NAMES:
+        raise TerokError("%s %r: the name must be one of %s" % (option, entry, ", ".join(_ULIMIT_NAMES)),
+                         option=option)
+    numbers = limits.split(":")
+    if len(numbers) > 2 or not all(re.fullmatch(r"-1|\d+", number) for number in numbers):
+        raise TerokError("%s %r must be NAME=SOFT[:HARD], whole numbers (-1 for unlimited)" % (option, entry),
+                         option=option)
+    soft, hard = int(numbers[0]), int(numbers[-1])
+    if -1 not in (soft, hard) and soft > hard:
+        raise TerokError("%s %r: the soft limit is above the hard one" % (option, entry), option=option)
+    return entry
+
+
+def _tmpfs(value: Any, option: str) -> str:
+    entry = _text(value, option)
+    path, _sep, options = entry.partition(":")
+    if not os.path.isabs(path):
+        raise TerokError("%s %r must be CONTAINER_PATH[:OPTIONS] with an absolute path" % (option, entry),
+                         option=option)
+    if os.path.normpath(path) == CONTAINER_WORKSPACE:
+        raise TerokError("%s %r would hide the task workspace at /workspace" % (option, entry), option=option)
+    bad = [word for word in options.split(",") if options and not _TMPFS_OPTION.fullmatch(word)]
+    if bad:
+        raise TerokError("%s %r: %s is no tmpfs option (rw, ro, size=, mode=, uid=, gid=, noexec, nosuid, nodev, "
+                         "notmpcopyup, ...)" % (option, entry, ", ".join(bad)), option=option)
+    return entry
+
+
+def _mapping(key_check: Callable[[str, str], None]) -> Callable[[Any, str], Dict[str, str]]:
+    """A check of a mapping of text keys to text values (labels, annotations)."""
+    def check(given: Any, option: str) -> Dict[str, str]:
+        if not isinstance(given, dict):
+            raise TerokError("%s must be a mapping of keys to values" % option, option=option)
+        checked = {}
+        for key, value in given.items():
+            if not _LABEL_KEY.fullmatch(str(key)):
+                raise TerokError("%s key %r must be non-empty, without '=' or spaces" % (option, key), option=option)
+            key_check(str(key), option)
+            checked[str(key)] = "" if value is None else _text(env_text(value, "%s key %s" % (option, key), option),
+                                                               option)
+        return checked
+    return check
+
+
+def _own_label(key: str, option: str) -> None:
+    if key.startswith(OWN_LABEL_PREFIX):
+        raise TerokError("%s key %s is the collection's own (%s*)" % (option, key, OWN_LABEL_PREFIX), option=option)
+
+
+def _own_annotation(key: str, option: str) -> None:
+    if key == OWN_ANNOTATION:
+        raise TerokError("%s key %s is set by the module (terok's dossier)" % (option, key), option=option)
+
+
+def _timezone(value: Any, option: str) -> str:
+    zone = _matching(_TIMEZONE, "a time zone such as Europe/Berlin, UTC or local")(value, option)
+    if zone != "local" and not os.path.isfile(os.path.join("/usr/share/zoneinfo", zone)):
+        raise TerokError("%s %s is not in /usr/share/zoneinfo on the target (podman reads it there)"
+                         % (option, zone), option=option)
+    return zone
+
+
+def _dns(value: Any, option: str) -> str:
+    text = _text(value, option)
+    if text != "none":
+        try:
+            ipaddress.ip_address(text)
+        except ValueError:
+            raise TerokError("%s %r is not an IP address" % (option, value), option=option)
+    return text
+
+
+def _healthcheck(given: Any, option: str) -> Dict[str, Any]:
+    """A healthcheck: ``test`` (or ``command``), a shell string or an argv list, and optionally ``interval``,
+    ``timeout``, ``start_period`` (durations such as 30s or 1m30s) and ``retries``."""
+    if not isinstance(given, dict):
+        raise TerokError("%s must be a mapping with test (or command) and optionally %s"
+                         % (option, ", ".join(HEALTHCHECK_KEYS[1:])), option=option)
+    given = dict(given)
+    if "command" in given:
+        if "test" in given:
+            raise TerokError("%s takes test or command, not both" % option, option=option)
+        given["test"] = given.pop("command")
+    unknown = sorted(set(given) - set(HEALTHCHECK_KEYS))
+    if unknown:
+        raise TerokError("%s has unknown keys %s (known: %s, command)" % (option, ", ".join(map(str, unknown)),
+                                                                          ", ".join(HEALTHCHECK_KEYS)),
+                         option=option)
+    if given.get("test") is None:
+        raise TerokError("%s needs test (or command)" % option, option=option)
+    test = given["test"]
+    try:
+        checked: Dict[str, Any] = {"test": _text(test, option + ".test") if isinstance(test, str)
+                                   else _command(test, option + ".test")}
+    except TerokError as exc:
+        raise TerokError(exc.msg, option=option)
+    for key in ("interval", "timeout", "start_period"):
+        if given.get(key) is not None:
+            text = str(given[key])
+            if not (_DURATION.fullmatch(text) or (key == "interval" and text == "disable")):
+                raise TerokError("%s.%s %r is not a duration such as 30s or 1m30s" % (option, key, given[key]),
+                                 option=option)
+            checked[key] = text
+    if given.get("retries") is not None:
+        retries = given["retries"]
+        if isinstance(retries, bool) or not isinstance(retries, int) or retries < 1:
+            raise TerokError("%s.retries must be a whole number of 1 or more, got %r" % (option, retries),
+                             option=option)
+        checked["retries"] = retries
+    return checked
+
+
+def _healthcheck_flags(check: Optional[Dict[str, Any]]) -> List[str]:
+    if check is None:
+        return []
+    test = check["test"]
+    flags = ["--health-cmd", test if isinstance(test, str) else json.dumps(["CMD"] + test)]
+    for key in HEALTHCHECK_KEYS[1:]:
+        if key in check:
+            flags += ["--health-%s" % key.replace("_", "-"), str(check[key])]
+    return flags
+
+
+def _secret(value: Any, option: str) -> str:
+    """An existing podman secret: NAME[,type=mount|env][,target=...][,uid=N][,gid=N][,mode=NNN]."""
+    entry = _text(value, option)
+    name, _sep, rest = entry.partition(",")
+    if not _SECRET_NAME.fullmatch(name):
+        raise TerokError("%s %r: %r is not a podman secret name" % (option, entry, name), option=option)
+    if _OWN_SECRET.fullmatch(name):
+        raise TerokError("%s %s is named like the secrets the collection makes for secret_env "
+                         "(<container>-<VARIABLE>), which it replaces and removes" % (option, name), option=option)
+    settings = {}
+    for word in rest.split(",") if rest else ():
+        key, sep, setting = word.partition("=")
+        valid = {"type": r"mount|env", "target": r"[^,=\s]+", "uid": r"\d+", "gid": r"\d+", "mode": r"[0-7]{3,4}"}
+        if not sep or key not in valid or key in settings or not re.fullmatch(valid[key], setting):
+            raise TerokError("%s %r: %r is not one of type=mount|env, target=, uid=, gid=, mode=" % (option, entry, word),
+                             option=option)
+        settings[key] = setting
+    if settings.get("type") == "env" and settings.get("target", name) in RESERVED_ENV | INIT_ENV_VARS:
+        raise TerokError("%s %r would set a variable the module sets itself" % (option, entry), option=option)
+    return entry
+
+
 def _flag(flag: str) -> Callable[[Any], List[str]]:
     """``flag VALUE`` when set."""
     return lambda value: [] if value is None else [flag, str(value)]
@@ -448,6 +691,102 @@ _CONTAINER = (
            check=_matching(_USER, "a user (and group) such as dev or 1000:1000"),
            result_doc="The user the container runs as, null for the image's.", doc=(
         "The user to run as (C(--user)), for example V(dev) or V(1000:1000); by default the image's.",
+    )),
+    Option("devices", "list", elements="str", confinement=True, unset=[], check=_list_of(_device, "devices"),
+           flags=_each("--device"), result_doc="The devices given to the container.", doc=(
+        "Devices for the container (C(--device)): CDI names such as V(nvidia.com/gpu=all), which podman resolves "
+        "from the CDI specs in C(/etc/cdi) and C(/var/run/cdi), or host paths C(HOST_PATH[:CONTAINER_PATH]"
+        "[:PERMISSIONS]) such as V(/dev/fuse).",
+        "A CDI name that no spec declares, or a path that is not on the target, is refused before anything is "
+        "written.",
+    )),
+    Option("group_add", "list", elements="str", confinement=True, unset=[], check=_groups,
+           flags=_each("--group-add"), result_doc="The groups added.", doc=(
+        "More groups for the container's user (C(--group-add)), names or ids, or V(keep-groups) alone: a rootless "
+        "user's own groups, so that the agent can open device nodes such as C(/dev/dri/*) that the user may "
+        "open (podman documents it for crun).",
+    )),
+    Option("shm_size", "str", confinement=True, check=_size, flags=_flag("--shm-size"),
+           result_doc="The size of C(/dev/shm), null for podman's 64m.", doc=(
+        "The size of C(/dev/shm) (C(--shm-size)), for example V(2g) for PyTorch's data loaders or a browser; "
+        "podman's 64m by default.",
+    )),
+    Option("ulimits", "list", elements="str", confinement=True, unset=[], check=_list_of(_ulimit, "ulimits"),
+           flags=_each("--ulimit"), result_doc="The resource limits set, C(NAME=SOFT[:HARD]).", doc=(
+        "Resource limits (C(--ulimit)), each C(NAME=SOFT[:HARD]) such as V(nofile=4096:8192) or V(core=0); -1 "
+        "for unlimited. By default podman's (its C(containers.conf)).",
+        "Given limits replace all of C(default_ulimits) of podman's C(containers.conf) (podman 4.3.1), so name "
+        "every limit that the host needs lower than podman's own defaults too; a limit above what podman itself "
+        "may set (a rootless user's own hard limit) is refused by podman.",
+    )),
+    Option("tmpfs", "list", elements="str", confinement=True, unset=[], check=_list_of(_tmpfs, "tmpfs mounts"),
+           flags=_each("--tmpfs"), result_doc="The tmpfs mounts.", doc=(
+        "tmpfs mounts (C(--tmpfs)), each C(CONTAINER_PATH[:OPTIONS]) such as V(/scratch:size=1g,mode=1777); "
+        "podman copies the image's content at the path into it unless the options say V(notmpcopyup).",
+    )),
+    Option("read_only", "bool", default=False, confinement=True, check=lambda value, option: bool(value),
+           flags=lambda value: (["--read-only", "--read-only-tmpfs=true"]
+                                + [word for home in READ_ONLY_HOMES for word in ("--tmpfs", home)]) if value else [],
+           result_doc="Whether the root file system is read-only.", doc=(
+        "Mount the container's root file system read-only (C(--read-only)). What the init script and the agent "
+        "write stays writable: the workspace, C(/tmp), C(/var/tmp) and C(/run) (C(--read-only-tmpfs)), and "
+        "C(/home) and C(/root), tmpfs filled with the image's homes. What is written there is in memory and "
+        "gone at the container's next start; the workspace keeps the work.",
+        "O(tmpfs) and O(volumes) cannot mount C(/home) or C(/root) themselves with it.",
+    )),
+    Option("labels", "dict", confinement=True, unset={}, check=_mapping(_own_label),
+           flags=lambda labels: [word for key in sorted(labels) for word in ("--label", "%s=%s" % (key, labels[key]))],
+           result_doc="The container labels given by O(labels).", doc=(
+        "More container labels (C(--label)), such as fleet or cost tags. Keys under C(io.terok.lifecycle.), the "
+        "collection's own labels, are refused.",
+    )),
+    Option("annotations", "dict", confinement=True, unset={}, check=_mapping(_own_annotation),
+           flags=lambda notes: [word for key in sorted(notes) for word in ("--annotation", "%s=%s" % (key, notes[key]))],
+           result_doc="The annotations given by O(annotations).", doc=(
+        "More container annotations (C(--annotation)). C(dossier.meta_path), which terok reads, is the module's "
+        "own and refused.",
+    )),
+    Option("hostname", "str", confinement=True, check=_matching(_HOSTNAME, "a host name of at most 64 characters"),
+           flags=_flag("--hostname"), result_doc="The container's host name, null for its name (the default).", doc=(
+        "The container's host name (C(--hostname)); by default the container's name C(<project>-<mode>-<id>), "
+        "as terok names it.",
+    )),
+    Option("timezone", "str", confinement=True, check=_timezone, flags=_flag("--tz"),
+           result_doc="The container's time zone, null for the image's.", doc=(
+        "The container's time zone (C(--tz)), such as V(Europe/Berlin), V(UTC) or V(local) (the host's); it "
+        "must be in the target's C(/usr/share/zoneinfo). By default the image's.",
+    )),
+    Option("dns", "list", elements="str", confinement=True, unset=[], check=_list_of(_dns, "IP addresses"),
+           flags=_each("--dns"), result_doc="The DNS servers set.", doc=(
+        "DNS servers for the container (C(--dns)), IP addresses, or V(none) for no C(/etc/resolv.conf) from "
+        "podman. Not with O(network) V(none) or V(host), which podman refuses.",
+    )),
+    Option("healthcheck", "dict", confinement=True, check=_healthcheck, flags=_healthcheck_flags,
+           result_doc="The healthcheck (C(test) and the timings given), null for the image's.", doc=(
+               "A healthcheck: C(test) (or C(command)), a shell command string or an argv list (C(--health-cmd)), and "
+               "optionally C(interval), C(timeout), C(start_period) (durations such as V(30s) or V(1m30s); C(interval) "
+               "also V(disable)) and C(retries) (C(--health-interval) and so on).",
+               "The health podman last found is the result's RV(task.health). podman runs the check from a systemd "
+               "timer; without systemd (as on hosts without it as PID 1) only C(podman healthcheck run <container>) "
+               "runs it.",
+           )),
+    Option("secrets", "list", elements="str", no_log=False, confinement=True, unset=[],
+           check=_list_of(_secret, "secrets"),
+           flags=_each("--secret"), result_doc="The podman secrets given, as O(secrets) names them.", doc=(
+        "Podman secrets that already exist, such as those of C(containers.podman.podman_secret), each one "
+        "C(NAME[,target=PATH][,type=mount|env][,uid=N][,gid=N][,mode=NNN]) as C(podman run --secret) takes it; "
+        "mounted at C(/run/secrets/NAME) by default. The collection never creates nor removes them (O(secret_env) "
+        "makes secrets of its own).",
+        "Names of secrets, not their values, so they are shown in results and logs like the other options.",
+    )),
+    Option("restart_policy", "str", confinement=True, check=_matching(_RESTART, "no, on-failure[:N], always or "
+                                                                                "unless-stopped"),
+           flags=_flag("--restart"), result_doc="The restart policy, null for podman's (no).", doc=(
+        "What podman does when the container exits (C(--restart)): V(no), V(on-failure) (V(on-failure:N) at most "
+        "N times), V(always) or V(unless-stopped). conmon restarts the container with its workspace as it was; "
+        "after a host reboot C(podman-restart.service) starts those with V(always).",
+        "The restart count is in C(podman inspect), not in the container listing the modules read, so results "
+        "do not carry it.",
     )),
 )
 

@@ -227,6 +227,104 @@ options:
         description:
           - The user to run as (C(--user)), for example V(dev) or V(1000:1000); by default the image's.
         type: str
+      devices:
+        description:
+          - 'Devices for the container (C(--device)): CDI names such as V(nvidia.com/gpu=all), which podman
+            resolves from the CDI specs in C(/etc/cdi) and C(/var/run/cdi), or host paths C(HOST_PATH[:CONTAINER_PATH][:PERMISSIONS])
+            such as V(/dev/fuse).'
+          - A CDI name that no spec declares, or a path that is not on the target, is refused before anything
+            is written.
+        type: list
+        elements: str
+      group_add:
+        description:
+          - 'More groups for the container''s user (C(--group-add)), names or ids, or V(keep-groups) alone:
+            a rootless user''s own groups, so that the agent can open device nodes such as C(/dev/dri/*)
+            that the user may open (podman documents it for crun).'
+        type: list
+        elements: str
+      shm_size:
+        description:
+          - The size of C(/dev/shm) (C(--shm-size)), for example V(2g) for PyTorch's data loaders or a
+            browser; podman's 64m by default.
+        type: str
+      ulimits:
+        description:
+          - Resource limits (C(--ulimit)), each C(NAME=SOFT[:HARD]) such as V(nofile=4096:8192) or V(core=0);
+            -1 for unlimited. By default podman's (its C(containers.conf)).
+          - Given limits replace all of C(default_ulimits) of podman's C(containers.conf) (podman 4.3.1),
+            so name every limit that the host needs lower than podman's own defaults too; a limit above
+            what podman itself may set (a rootless user's own hard limit) is refused by podman.
+        type: list
+        elements: str
+      tmpfs:
+        description:
+          - tmpfs mounts (C(--tmpfs)), each C(CONTAINER_PATH[:OPTIONS]) such as V(/scratch:size=1g,mode=1777);
+            podman copies the image's content at the path into it unless the options say V(notmpcopyup).
+        type: list
+        elements: str
+      read_only:
+        description:
+          - 'Mount the container''s root file system read-only (C(--read-only)). What the init script
+            and the agent write stays writable: the workspace, C(/tmp), C(/var/tmp) and C(/run) (C(--read-only-tmpfs)),
+            and C(/home) and C(/root), tmpfs filled with the image''s homes. What is written there is
+            in memory and gone at the container''s next start; the workspace keeps the work.'
+          - O(tasks[].tmpfs) and O(tasks[].volumes) cannot mount C(/home) or C(/root) themselves with
+            it.
+        type: bool
+        default: false
+      labels:
+        description:
+          - More container labels (C(--label)), such as fleet or cost tags. Keys under C(io.terok.lifecycle.),
+            the collection's own labels, are refused.
+        type: dict
+      annotations:
+        description:
+          - More container annotations (C(--annotation)). C(dossier.meta_path), which terok reads, is
+            the module's own and refused.
+        type: dict
+      hostname:
+        description:
+          - The container's host name (C(--hostname)); by default the container's name C(<project>-<mode>-<id>),
+            as terok names it.
+        type: str
+      timezone:
+        description:
+          - The container's time zone (C(--tz)), such as V(Europe/Berlin), V(UTC) or V(local) (the host's);
+            it must be in the target's C(/usr/share/zoneinfo). By default the image's.
+        type: str
+      dns:
+        description:
+          - DNS servers for the container (C(--dns)), IP addresses, or V(none) for no C(/etc/resolv.conf)
+            from podman. Not with O(tasks[].network) V(none) or V(host), which podman refuses.
+        type: list
+        elements: str
+      healthcheck:
+        description:
+          - 'A healthcheck: C(test) (or C(command)), a shell command string or an argv list (C(--health-cmd)),
+            and optionally C(interval), C(timeout), C(start_period) (durations such as V(30s) or V(1m30s);
+            C(interval) also V(disable)) and C(retries) (C(--health-interval) and so on).'
+          - The health podman last found is the result's RV(terok.lifecycle.terok_task#module:task.health).
+            podman runs the check from a systemd timer; without systemd (as on hosts without it as PID
+            1) only C(podman healthcheck run <container>) runs it.
+        type: dict
+      secrets:
+        description:
+          - Podman secrets that already exist, such as those of C(containers.podman.podman_secret), each
+            one C(NAME[,target=PATH][,type=mount|env][,uid=N][,gid=N][,mode=NNN]) as C(podman run --secret)
+            takes it; mounted at C(/run/secrets/NAME) by default. The collection never creates nor removes
+            them (O(tasks[].secret_env) makes secrets of its own).
+          - Names of secrets, not their values, so they are shown in results and logs like the other options.
+        type: list
+        elements: str
+      restart_policy:
+        description:
+          - 'What podman does when the container exits (C(--restart)): V(no), V(on-failure) (V(on-failure:N)
+            at most N times), V(always) or V(unless-stopped). conmon restarts the container with its workspace
+            as it was; after a host reboot C(podman-restart.service) starts those with V(always).'
+          - The restart count is in C(podman inspect), not in the container listing the modules read,
+            so results do not carry it.
+        type: str
       recreate:
         description:
           - Replace the container when it was made from other options (a different hash label) than these.

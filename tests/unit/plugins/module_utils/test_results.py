@@ -202,6 +202,7 @@ def test_diff_state(layout):
         "status": "created",
         "container_state": None,
         "image_id": None,
+        "confinement": None,
         "dossier": {"project": "demo", "task": "k7m2q", "name": "fix-auth"},
         "meta": {"mode": None, MANAGED_KEY: MANAGED_BY},
     }
