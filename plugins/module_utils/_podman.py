@@ -38,7 +38,7 @@ class PodmanError(TerokError):
 class Container:
     """One container as ``podman ps -a --format json`` describes it."""
 
-    __slots__ = ("name", "id", "state", "exit_code", "labels", "image", "exited_at", "image_id")
+    __slots__ = ("name", "id", "state", "exit_code", "labels", "image", "exited_at", "image_id", "health")
 
     def __init__(
         self,
@@ -50,6 +50,7 @@ class Container:
         image: Optional[str] = None,
         exited_at: Optional[float] = None,
         image_id: Optional[str] = None,
+        health: Optional[str] = None,
     ) -> None:
         self.name = name
         self.state = state
@@ -59,6 +60,7 @@ class Container:
         self.image = image
         self.exited_at = exited_at  # when it last exited (seconds since the epoch), None if it never did
         self.image_id = image_id  # the id of the image it runs, whatever its name points at now
+        self.health = health  # its healthcheck's last verdict (healthy, unhealthy, starting), None without one
 
     @property
     def running(self) -> bool:
@@ -160,6 +162,15 @@ def _interleave(out: str, err: str) -> str:
     return "".join(heapq.merge(*streams, key=_stamp_key))
 
 
+_HEALTH = re.compile(r"\((healthy|unhealthy|starting)\)\s*$")
+
+
+def _health(status: Any) -> Optional[str]:
+    """A healthcheck's verdict from podman ps's ``Status`` (``Up 5 minutes (healthy)``); None without one."""
+    match = _HEALTH.search(status) if isinstance(status, str) else None
+    return match.group(1) if match else None
+
+
 def _detail(out: str, err: str) -> str:
     return (err or out).strip()[-2000:]
 
@@ -230,6 +241,7 @@ class Podman:
                     item.get("Image"),
                     float(exited_at) if exited else None,
                     item.get("ImageID") or None,
+                    _health(item.get("Status")),
                 )
         return containers
 

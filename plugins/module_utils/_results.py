@@ -60,6 +60,7 @@ TASK_KEYS = (
     "managed",
     "work_status",
     "confinement",
+    "health",
     "image_id",
     "image_outdated",
 )
@@ -148,6 +149,7 @@ def task_result(
         "managed": task.managed,
         "work_status": work_status,
         "confinement": _confinement(container),
+        "health": container.health if container is not None else None,
         "image_id": container.image_id if container is not None else None,
         "image_outdated": _outdated(container, image_ids),
     }

@@ -529,6 +529,11 @@ tasks:
         - How the task's container is confined, as this collection made it; null for a container it did not make.
           Its keys are those of RV(terok.lifecycle.terok_task#module:task.confinement).
       type: dict
+    health:
+      description:
+        - The verdict of the container's healthcheck as the container listing shows it (V(starting), V(healthy),
+          V(unhealthy)); null without a healthcheck or a container. See RV(terok.lifecycle.terok_task#module:task.health).
+      type: str
     image_id:
       description: The id of the image the task's container runs (from the same podman listing); null without a container.
       type: str

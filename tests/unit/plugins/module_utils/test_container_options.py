@@ -15,6 +15,7 @@ import pytest
 from ansible_collections.terok.lifecycle.plugins.module_utils import _task_options
 from ansible_collections.terok.lifecycle.plugins.module_utils._container_spec import CONFINEMENT_LABEL, ContainerSpec
 from ansible_collections.terok.lifecycle.plugins.module_utils._errors import TerokError
+from ansible_collections.terok.lifecycle.plugins.module_utils._podman import CommandRunner, Container, Podman, _health
 from ansible_collections.terok.lifecycle.plugins.module_utils._results import diff_state
 from ansible_collections.terok.lifecycle.plugins.module_utils._spec import specs_from_items
 from ansible_collections.terok.lifecycle.plugins.module_utils._task_options import argument_spec
@@ -230,3 +231,33 @@ def test_the_diff_shows_the_container_s_options():
         task_id, name, dossier, meta = "k7m2q", "fix", {}, {}
     result = {"status": "running", "container_state": "running", "confinement": {"read_only": True}}
     assert diff_state(Task(), result)["confinement"] == {"read_only": True}
+
+
+@pytest.mark.parametrize("status, health", [
+    ("Up 5 minutes (healthy)", "healthy"),
+    ("Up 1 second ago (unhealthy)", "unhealthy"),
+    ("Exited (3) 4 seconds ago (starting)", "starting"),
+    ("Up 5 minutes", None),
+    (None, None),
+])
+def test_the_health_comes_from_the_listing_s_status(status, health):
+    assert _health(status) == health
+    assert Container("c", "running", health=health).health == health
+
+
+class _Listing(CommandRunner):
+    def __init__(self, out):
+        self.out = out
+
+    def run(self, argv, data=None):
+        return 0, self.out, ""
+
+
+def test_the_listing_carries_the_health_of_each_container(tmp_path):
+    exe = tmp_path / "podman"
+    exe.write_text("#!/bin/sh\n")
+    exe.chmod(0o755)
+    out = json.dumps([{"Names": ["a"], "State": "running", "Status": "Up 2 minutes (unhealthy)"},
+                      {"Names": ["b"], "State": "running", "Status": "Up 2 minutes"}])
+    containers = Podman(str(exe), _Listing(out)).list_containers()
+    assert (containers["a"].health, containers["b"].health) == ("unhealthy", None)

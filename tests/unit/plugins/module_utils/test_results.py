@@ -69,6 +69,7 @@ def test_view_of_a_fresh_task(layout):
         "managed": True,
         "work_status": None,
         "confinement": None,
+        "health": None,
         "image_id": None,
         "image_outdated": None,
     }
