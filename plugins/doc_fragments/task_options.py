@@ -228,6 +228,9 @@ options:
     description:
       - tmpfs mounts (C(--tmpfs)), each C(CONTAINER_PATH[:OPTIONS]) such as V(/scratch:size=1g,mode=1777);
         podman copies the image's content at the path into it unless the options say V(notmpcopyup).
+      - 'The options are those podman 4.3.1 takes, comma-separated: V(rw), V(ro), V(size=N[kmg%]), V(mode=NNNN),
+        V(U) (owned by the container''s user), V(exec), V(noexec), V(suid), V(nosuid), V(dev), V(nodev),
+        V(tmpcopyup), V(notmpcopyup).'
     type: list
     elements: str
   read_only:

@@ -313,6 +313,10 @@ class Podman:
         if rc != 0 and any("no such secret" not in line for line in detail.splitlines() if line.startswith("Error")):
             raise PodmanError("podman secret rm failed (rc=%s): %s" % (rc, detail))
 
+    def secret_names(self) -> List[str]:
+        """The names of every podman secret, from one ``podman secret ls`` (4.3.1 has no JSON format for it)."""
+        return self._checked("secret", "ls", "--format", "{{.Name}}").split()
+
     def image_ids(self) -> Dict[str, str]:
         """Every local image name (``repo:tag``) and the id it points at, from one ``podman images --format json``."""
         out = self._checked("images", "--format", "json")

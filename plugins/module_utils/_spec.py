@@ -138,3 +138,19 @@ def specs_from_items(items: Sequence[Mapping[str, Any]], defaults: Mapping[str, 
         seen[identity] = index
         specs.append(spec)
     return specs
+
+
+def check_on_host(podman: Any, specs: Sequence[Spec], items: bool = True) -> None:
+    """What only podman can tell about the specs, asked before anything is written: the podman secrets that
+    option ``secrets`` names exist (one ``podman secret ls``, only when a spec names some). Errors name the
+    option (``tasks[i].secrets`` for the items of a list)."""
+    wanted = [(index, entry.split(",")[0]) for index, spec in enumerate(specs) if spec.container is not None
+              for entry in spec.container.values["secrets"]]
+    if not wanted:
+        return
+    existing = set(podman.secret_names())
+    for index, name in wanted:
+        if name not in existing:
+            option = ("tasks[%d]." % index if items else "") + "secrets"
+            raise TerokError("%s names podman secret %s, which does not exist (podman secret ls); make it first, "
+                             "for example with containers.podman.podman_secret" % (option, name), option=option)

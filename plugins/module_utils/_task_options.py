@@ -64,8 +64,9 @@ _DEVICE_PERMISSIONS = re.compile(r"[rwm]{1,3}")
 _GROUP = re.compile(r"keep-groups|[A-Za-z0-9_][A-Za-z0-9_.-]*")
 _ULIMIT_NAMES = ("as", "core", "cpu", "data", "fsize", "locks", "memlock", "msgqueue", "nice", "nofile", "nproc",
                  "rss", "rtprio", "rttime", "sigpending", "stack")
-_TMPFS_OPTION = re.compile(r"(rw|ro|exec|noexec|suid|nosuid|dev|nodev|tmpcopyup|notmpcopyup|U|"
-                           r"(size|nr_inodes|nr_blocks)=\d+[kmgKMG%]?|mode=[0-7]{3,4}|(uid|gid)=\d+)")
+# what podman 4.3.1 takes after --tmpfs PATH: (measured: it refuses uid=, gid=, nr_inodes=, nr_blocks=)
+_TMPFS_OPTION = re.compile(r"rw|ro|exec|noexec|suid|nosuid|dev|nodev|tmpcopyup|notmpcopyup|U|size=\d+[kmgKMG%]?|"
+                           r"mode=[0-7]{3,4}")
 _LABEL_KEY = re.compile(r"[^\s=\x00]+")
 _HOSTNAME = re.compile(r"(?=.{1,64}$)[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)*")
 _TIMEZONE = re.compile(r"[A-Za-z0-9_+-]+(/[A-Za-z0-9_+-]+)*")
@@ -361,7 +362,7 @@ def _groups(values: Any, option: str) -> List[str]:
 
 def _size(value: Any, option: str) -> str:
     text = _matching(_MEMORY, "a size such as 512m or 2g")(value, option)
-    if not float(re.sub(r"[bkmgBKMG]$", "", text)) > 0:
+    if float(re.sub(r"[bkmgBKMG]$", "", text)) <= 0:
         raise TerokError("%s must be above 0, got %r" % (option, value), option=option)
     return text
 
@@ -392,8 +393,9 @@ def _tmpfs(value: Any, option: str) -> str:
         raise TerokError("%s %r would hide the task workspace at /workspace" % (option, entry), option=option)
     bad = [word for word in options.split(",") if options and not _TMPFS_OPTION.fullmatch(word)]
     if bad:
-        raise TerokError("%s %r: %s is no tmpfs option (rw, ro, size=, mode=, uid=, gid=, noexec, nosuid, nodev, "
-                         "notmpcopyup, ...)" % (option, entry, ", ".join(bad)), option=option)
+        raise TerokError("%s %r: %s is no tmpfs option podman takes (rw, ro, size=, mode=, U, exec, noexec, "
+                         "suid, nosuid, dev, nodev, tmpcopyup, notmpcopyup)" % (option, entry, ", ".join(bad)),
+                         option=option)
     return entry
 
 
@@ -425,6 +427,8 @@ def _own_annotation(key: str, option: str) -> None:
 
 def _timezone(value: Any, option: str) -> str:
     zone = _matching(_TIMEZONE, "a time zone such as Europe/Berlin, UTC or local")(value, option)
+    if zone == "local" and not os.path.exists("/etc/localtime"):
+        raise TerokError("%s local needs /etc/localtime on the target (podman reads it)" % option, option=option)
     if zone != "local" and not os.path.isfile(os.path.join("/usr/share/zoneinfo", zone)):
         raise TerokError("%s %s is not in /usr/share/zoneinfo on the target (podman reads it there)"
                          % (option, zone), option=option)
@@ -723,6 +727,9 @@ _CONTAINER = (
            flags=_each("--tmpfs"), result_doc="The tmpfs mounts.", doc=(
         "tmpfs mounts (C(--tmpfs)), each C(CONTAINER_PATH[:OPTIONS]) such as V(/scratch:size=1g,mode=1777); "
         "podman copies the image's content at the path into it unless the options say V(notmpcopyup).",
+        "The options are those podman 4.3.1 takes, comma-separated: V(rw), V(ro), V(size=N[kmg%]), V(mode=NNNN), "
+        "V(U) (owned by the container's user), V(exec), V(noexec), V(suid), V(nosuid), V(dev), V(nodev), "
+        "V(tmpcopyup), V(notmpcopyup).",
     )),
     Option("read_only", "bool", default=False, confinement=True, check=lambda value, option: bool(value),
            flags=lambda value: (["--read-only", "--read-only-tmpfs=true"]

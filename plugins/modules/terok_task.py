@@ -301,7 +301,7 @@ from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.terok.lifecycle.plugins.module_utils._converge import converge_one
 from ansible_collections.terok.lifecycle.plugins.module_utils._module_support import common_argument_spec, run_module
-from ansible_collections.terok.lifecycle.plugins.module_utils._spec import Spec
+from ansible_collections.terok.lifecycle.plugins.module_utils._spec import Spec, check_on_host
 from ansible_collections.terok.lifecycle.plugins.module_utils._task_options import argument_spec as task_argument_spec
 
 TYPE_CHECKING = False
@@ -322,7 +322,9 @@ def main() -> None:
     )
 
     def converge(context: RunContext, partial: Dict[str, Any]) -> Dict[str, Any]:
-        outcome = converge_one(context, Spec.from_params(module.params))
+        spec = Spec.from_params(module.params)
+        check_on_host(context.podman, [spec], items=False)
+        outcome = converge_one(context, spec)
         result = {"changed": outcome.changed, "task": outcome.task}
         if module._diff:
             result["diff"] = outcome.diff

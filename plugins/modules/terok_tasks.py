@@ -261,6 +261,9 @@ options:
         description:
           - tmpfs mounts (C(--tmpfs)), each C(CONTAINER_PATH[:OPTIONS]) such as V(/scratch:size=1g,mode=1777);
             podman copies the image's content at the path into it unless the options say V(notmpcopyup).
+          - 'The options are those podman 4.3.1 takes, comma-separated: V(rw), V(ro), V(size=N[kmg%]),
+            V(mode=NNNN), V(U) (owned by the container''s user), V(exec), V(noexec), V(suid), V(nosuid),
+            V(dev), V(nodev), V(tmpcopyup), V(notmpcopyup).'
         type: list
         elements: str
       read_only:
@@ -559,7 +562,7 @@ from ansible_collections.terok.lifecycle.plugins.module_utils._module_support im
     common_argument_spec,
     run_module,
 )
-from ansible_collections.terok.lifecycle.plugins.module_utils._spec import specs_from_items
+from ansible_collections.terok.lifecycle.plugins.module_utils._spec import check_on_host, specs_from_items
 from ansible_collections.terok.lifecycle.plugins.module_utils._task_options import argument_spec as task_argument_spec
 
 TYPE_CHECKING = False
@@ -591,6 +594,7 @@ def main() -> None:
         if module.params["concurrency"] < 1:
             raise TerokError("concurrency must be 1 or more, got %d" % module.params["concurrency"], option="concurrency")
         specs = specs_from_items(module.params["tasks"], module.params)
+        check_on_host(context.podman, specs)
         converge_many(context, specs, exclusive=module.params["exclusive"], results=results,
                       concurrency=module.params["concurrency"])
         output = {"changed": results.changed, "tasks": results.tasks, "removed": results.removed}

@@ -17,7 +17,7 @@ from ansible_collections.terok.lifecycle.plugins.module_utils._container_spec im
 from ansible_collections.terok.lifecycle.plugins.module_utils._errors import TerokError
 from ansible_collections.terok.lifecycle.plugins.module_utils._podman import CommandRunner, Container, Podman, _health
 from ansible_collections.terok.lifecycle.plugins.module_utils._results import diff_state
-from ansible_collections.terok.lifecycle.plugins.module_utils._spec import specs_from_items
+from ansible_collections.terok.lifecycle.plugins.module_utils._spec import Spec, check_on_host, specs_from_items
 from ansible_collections.terok.lifecycle.plugins.module_utils._task_options import argument_spec
 
 KEY = b"k" * 32
@@ -155,6 +155,8 @@ def test_a_set_option_enters_the_hash_in_its_canonical_form():
     ("tmpfs", ["scratch"], "absolute path"),
     ("tmpfs", ["/workspace:size=1g"], "hide the task workspace"),
     ("tmpfs", ["/scratch:size=1g,bogus"], "bogus is no tmpfs option"),
+    ("tmpfs", ["/scratch:uid=1000"], "uid=1000 is no tmpfs option"),
+    ("tmpfs", ["/scratch:nr_inodes=100"], "nr_inodes=100 is no tmpfs option"),
     ("labels", {"io.terok.lifecycle.spec": "x"}, "the collection's own"),
     ("labels", {"a=b": "x"}, "without '='"),
     ("labels", ["team=ml"], "must be a mapping"),
@@ -261,3 +263,43 @@ def test_the_listing_carries_the_health_of_each_container(tmp_path):
                       {"Names": ["b"], "State": "running", "Status": "Up 2 minutes"}])
     containers = Podman(str(exe), _Listing(out)).list_containers()
     assert (containers["a"].health, containers["b"].health) == ("unhealthy", None)
+
+
+class _Secrets(object):
+    def __init__(self, names):
+        self.names, self.calls = names, 0
+
+    def secret_names(self):
+        self.calls += 1
+        return self.names
+
+
+def test_secrets_that_do_not_exist_are_refused_before_anything_is_written():
+    items = [{"project": "demo", "name": "a", "state": "running", "image": "img", "secrets": ["there"]},
+             {"project": "demo", "name": "b", "state": "present"},
+             {"project": "demo", "name": "c", "state": "running", "image": "img",
+              "secrets": ["there,target=x", "missing,type=env"]}]
+    podman = _Secrets(["there", "other"])
+    with pytest.raises(TerokError) as err:
+        check_on_host(podman, specs_from_items(items, {}))
+    assert err.value.option == "tasks[2].secrets" and "podman secret missing, which does not exist" in err.value.msg
+    assert podman.calls == 1
+    single = _Secrets([])
+    with pytest.raises(TerokError) as err:
+        check_on_host(single, [Spec.from_params({"project": "demo", "name": "a", "state": "running", "image": "img",
+                                                 "secrets": ["token"]})], items=False)
+    assert err.value.option == "secrets"
+    check_on_host(_Secrets(["there", "missing"]), specs_from_items(items, {}))
+
+
+def test_no_podman_call_without_secrets():
+    podman = _Secrets([])
+    check_on_host(podman, specs_from_items([{"project": "demo", "name": "a", "state": "running", "image": "img"}], {}))
+    assert podman.calls == 0
+
+
+def test_podman_lists_the_secret_names(tmp_path):
+    exe = tmp_path / "podman"
+    exe.write_text("#!/bin/sh\n")
+    exe.chmod(0o755)
+    assert Podman(str(exe), _Listing("alpha\nbeta\n")).secret_names() == ["alpha", "beta"]
