@@ -450,7 +450,7 @@ def _converge_items(session: TaskSession, specs: Sequence[Spec], indexes: Sequen
         mark = session.changes
         try:
             outcome = converge(session, specs[index])
-        except Exception as exc:  # recorded for this item, then raised by results.raise_first
+        except BaseException as exc:  # recorded for this item, then raised by results.raise_first (SystemExit too)
             results.record_failure(index, specs[index], session.changes > mark, exc)
             raise
         results.record(index, specs[index], outcome)

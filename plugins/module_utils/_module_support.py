@@ -12,6 +12,7 @@ OSError that reaches a module is returned with ``msg``, and ``option`` / ``path`
 
 from __future__ import annotations
 
+import os
 import re
 import threading
 
@@ -21,7 +22,7 @@ from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 from ansible_collections.terok.lifecycle.plugins.module_utils._errors import TerokError
 from ansible_collections.terok.lifecycle.plugins.module_utils._metadata import HAS_YAML, YAML_IMPORT_ERROR, load_yaml
 from ansible_collections.terok.lifecycle.plugins.module_utils._paths import Layout
-from ansible_collections.terok.lifecycle.plugins.module_utils._podman import CommandRunner, Podman
+from ansible_collections.terok.lifecycle.plugins.module_utils._podman import CommandRunner, Podman, PodmanError
 from ansible_collections.terok.lifecycle.plugins.module_utils._run_context import RunContext, RunGate
 
 TYPE_CHECKING = False
@@ -85,6 +86,11 @@ class ItemsModule(AnsibleModule):
 _PROMPT_RC = 257
 
 
+def _call(argv: List[str]) -> str:
+    """A podman call as its messages name it: ``podman run``, ``podman logs`` (never its whole argv)."""
+    return " ".join([os.path.basename(argv[0])] + argv[1:2]) if argv else "a command"
+
+
 class ModuleRunner(CommandRunner):
     """Runs podman through ``AnsibleModule.run_command``, streaming calls included.
 
@@ -97,10 +103,18 @@ class ModuleRunner(CommandRunner):
     def __init__(self, module: AnsibleModule) -> None:
         self.module = module
 
+    def _run_command(self, argv: List[str], **options: Any) -> Result:
+        """``run_command`` that never calls ``fail_json`` (it may run on a worker thread): a process
+        that cannot be started (``E2BIG``, ``ENOENT`` …) raises PodmanError naming the call."""
+        try:
+            # argv goes to podman as it is: run_command would otherwise expand $VARS and ~ in every argument
+            return self.module.run_command(argv, encoding="utf-8", errors="surrogateescape", expand_user_and_vars=False,
+                                           handle_exceptions=False, **options)
+        except OSError as exc:
+            raise PodmanError("%s could not be run: %s" % (_call(argv), exc.strerror or exc))
+
     def run(self, argv: List[str], data: Optional[str] = None) -> Result:
-        # argv goes to podman as it is: run_command would otherwise expand $VARS and ~ in every argument
-        return self.module.run_command(argv, data=data, binary_data=True, encoding="utf-8", errors="surrogateescape",
-                                       expand_user_and_vars=False)
+        return self._run_command(argv, data=data, binary_data=True)
 
     def stream(self, argv: List[str], needle: Optional[str], timeout: float) -> Tuple[str, Result]:
         started: List[Any] = []
@@ -117,9 +131,8 @@ class ModuleRunner(CommandRunner):
             started.append((process, timer))
             timer.start()
 
-        rc, out, err = self.module.run_command(
+        rc, out, err = self._run_command(
             argv, prompt_regex=re.escape(needle) if needle else None, before_communicate_callback=watch,
-            encoding="utf-8", errors="surrogateescape", expand_user_and_vars=False,
         )
         for process, timer in started:
             timer.cancel()

@@ -187,3 +187,23 @@ def test_stops_and_removals_are_not_bounded_by_concurrency(make_runtime):
         results = converge_many(context, specs_from_items(items, {}), concurrency=2)
         assert all(task["changed"] for task in results.tasks)
         assert runner.most[sub] == 4  # a stop waits out its grace, a removal its podman: all four at once
+
+
+def test_an_item_that_raises_any_exception_is_recorded_and_raised_on_the_callers_thread(make_runtime):
+    # a SystemExit (what fail_json raises) in a worker: kept as the item's failure, not lost
+    calls = []
+
+    def probe(argv):
+        if argv[1] == "run":
+            calls.append(argv)
+            if len(calls) == 2:
+                raise SystemExit(1)
+
+    runner = SlowPodman({"logs": 0.05}, probe=probe)
+    context, _runner = make_runtime()
+    context.podman.runner = runner
+    results = Results(3)
+    with pytest.raises(SystemExit):
+        converge_many(context, running(3), results=results, concurrency=3)
+    assert results.tasks[1]["failed"] is True
+    assert "failed" not in results.tasks[0]

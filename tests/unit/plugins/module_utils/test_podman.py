@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 
 import pytest
 
@@ -268,6 +269,25 @@ def test_runners_run_argv_without_a_shell(streamer):
     assert rc == 3
     assert out == "a b|$HOME|"
     assert err == "oops\n"
+
+
+@pytest.mark.parametrize("call", ["run", "stream"])
+def test_the_modules_runner_turns_a_process_that_cannot_start_into_a_podman_error(exe, call):
+    # on a worker thread: run_command's own error handling would print a result (fail_json) there
+    runner, caught = module_runner(), []
+    argv = [exe, "run", "x" * (129 * 1024)]  # one argument over 128 KiB: exec(2) says E2BIG
+
+    def work():
+        try:
+            runner.run(argv) if call == "run" else runner.stream(argv, None, 5)
+        except BaseException as exc:  # pylint: disable=broad-exception-caught
+            caught.append(exc)
+
+    thread = threading.Thread(target=work)
+    thread.start()
+    thread.join()
+    assert len(caught) == 1 and isinstance(caught[0], PodmanError), caught
+    assert caught[0].msg == "podman run could not be run: Argument list too long"
 
 
 def test_real_podman_call_through_the_fake_program(podman_exe, podman_ps, podman_log):

@@ -312,3 +312,16 @@ def test_a_failed_item_reports_its_own_error(run_module, args, write_task):
     failed = result["tasks"][1]
     assert failed["failed"] is True and failed["option"] == "mode" and "keeps its first mode" in failed["msg"]
     assert failed["name"] == "job" and failed["project"] == "demo" and failed["changed"] is False
+
+
+def test_a_podman_call_that_cannot_start_fails_the_run_once(run_module, args, podman_log):
+    # one argument over 128 KiB: exec(2) refuses podman with E2BIG in the item's worker thread;
+    # the module must answer with one JSON document (run_command's own fail_json printed a second)
+    huge = "x" * (129 * 1024)
+    items = [item(name="a%d" % i, state="running", image=IMAGE, command=["sh", "-c", huge if i == 1 else "true"])
+             for i in range(3)]
+    result = run_module(terok_tasks, args(items, concurrency=4))
+    assert result.get("failed") is True and result["_rc"] == 1
+    assert "podman run" in result["msg"] and "could not be run" in result["msg"], result["msg"]
+    assert result["tasks"][1]["failed"] is True and "Argument list too long" in result["tasks"][1]["msg"]
+    assert huge not in result["msg"]
