@@ -464,12 +464,7 @@ def _converge_items(session: TaskSession, specs: Sequence[Spec], indexes: Sequen
         return kept
 
     lock, tasks = session.lock, session.tasks
-
-    def reacquire() -> None:
-        lock.acquire()
-        tasks.load()
-
-    session.pool = ItemPool(concurrency, lock.release, reacquire)
+    session.pool = ItemPool(concurrency, lock.release, lock.acquire, tasks.load)
     try:
         if session.pool.run(len(indexes), lambda position: one(indexes[position])):
             results.raise_first()

@@ -13,7 +13,9 @@ of the library for its podman actions (``outside``: at most ``limit`` container 
 stops, removals and log captures unbounded; the project lock held) and for its waits
 (``waiting``: not limited). While every item in
 progress waits, the project lock is let go too; the first thread to come back takes it
-again and has the tasks read afresh, so what the waits saw is recorded against the disk.
+again and has the tasks read afresh, so what the waits saw is recorded against the disk. The
+lock and the read are kept apart: when the read fails, the lock is held all the same and the
+next thread to go on reads again (it never takes the lock a second time).
 
 After an item fails, no further item starts; those already started finish.
 """
@@ -25,7 +27,7 @@ import threading
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # the names are for annotations only: typing is not imported at run time
-    from typing import Callable, Dict, Iterator
+    from typing import Callable, Dict, Iterator, Optional
 
 # Threads of one pool: items beyond this many start as earlier ones finish.
 MAX_THREADS = 64
@@ -34,20 +36,26 @@ MAX_THREADS = 64
 class ItemPool:
     """Runs ``work(position)`` for positions 0…count-1 on threads; see the module docstring.
 
-    ``release`` lets go of the project lock; ``reacquire`` takes it again and reads the tasks afresh.
+    ``release`` lets go of the project lock; ``reacquire`` takes it again; ``refresh`` then reads
+    the world afresh (the tasks and the container listing). ``released`` says whether the lock
+    was let go at any point, so that the caller reads the world once more at the end.
     """
 
-    def __init__(self, limit: int, release: Callable[[], None], reacquire: Callable[[], None]) -> None:
+    def __init__(self, limit: int, release: Callable[[], None], reacquire: Callable[[], None],
+                 refresh: Optional[Callable[[], None]] = None) -> None:
         self._library = threading.Lock()
         self._turns = threading.Condition()
         self._actions = threading.BoundedSemaphore(max(1, limit))
         self._release = release
         self._reacquire = reacquire
+        self._refresh = refresh
         self._local = threading.local()
         self._turn = 0  # the position whose decisions come next
         self._running = 0  # items started and not finished
         self._waiting = 0  # of those, how many wait
         self._released = False  # the project lock is let go
+        self._stale = False  # the lock was taken again, and the world not read afresh since
+        self.released = False  # the lock was let go at some point
         self._stopped = False  # an item failed: no further item starts
 
     def run(self, count: int, work: Callable[[int], None]) -> Dict[int, BaseException]:
@@ -134,8 +142,14 @@ class ItemPool:
         if not self._released and self._running and self._waiting == self._running:
             self._release()
             self._released = True
+            self.released = True
 
     def _lock_again(self) -> None:
         if self._released:
             self._reacquire()  # when it raises, the lock stays let go and the next thread tries again
             self._released = False
+            self._stale = True
+        if self._stale:
+            if self._refresh is not None:
+                self._refresh()  # when it raises, the lock stays held and the next thread reads again
+            self._stale = False

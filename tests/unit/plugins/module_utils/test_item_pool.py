@@ -207,3 +207,29 @@ def test_an_item_that_raises_any_exception_is_recorded_and_raised_on_the_callers
         converge_many(context, running(3), results=results, concurrency=3)
     assert results.tasks[1]["failed"] is True
     assert "failed" not in results.tasks[0]
+
+
+def test_a_failed_read_after_the_lock_is_taken_again_leaves_the_lock_held_once(make_runtime, monkeypatch):
+    # the first item back takes the lock and its read of the tasks fails: the lock is held all the
+    # same, so the next item must not open a second lock of its own (it timed out against itself)
+    loads = []
+    real_load = ProjectTasks.load
+
+    def load(self):
+        loads.append(1)
+        if len(loads) == 2:  # the first read after the waits (the first is the session's)
+            raise TerokError("cannot read the tasks: disk broke")
+        return real_load(self)
+
+    monkeypatch.setattr(ProjectTasks, "load", load)
+    runner = SlowPodman({"logs": 0.2})
+    context, _runner = make_runtime(lock_timeout=1.0)
+    context.podman.runner = runner
+    results = Results(2)
+    with pytest.raises(TerokError) as err:
+        converge_many(context, running(2), results=results, concurrency=2)
+    assert "disk broke" in err.value.msg
+    failed = [task for task in results.tasks if task.get("failed")]
+    assert len(failed) == 1 and "disk broke" in failed[0]["msg"], results.tasks
+    ok = [task for task in results.tasks if not task.get("failed")]
+    assert len(ok) == 1 and ok[0]["ready_at"], results.tasks  # read afresh by the next item, recorded
