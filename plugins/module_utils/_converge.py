@@ -39,12 +39,16 @@ CREATING_STATES = ("present", "running", "stopped")
 
 
 class Outcome:
-    """What converging one spec did: ``changed``, the task result and the diff."""
+    """What converging one spec did: ``changed``, the task result and the diff; ``reached``: the task
+    as it was left (None when it is gone)."""
 
-    def __init__(self, changed: bool, task: Dict[str, Any], before: Dict[str, Any], after: Dict[str, Any]) -> None:
+    def __init__(self, changed: bool, task: Dict[str, Any], before: Dict[str, Any], after: Dict[str, Any],
+                 reached: Optional[Task] = None) -> None:
         self.changed = changed
         self.task = task
         self.diff = {"before": before, "after": after}
+        self.reached = reached
+        self.generation = 0  # the session's generation when converging began (see _report_as_now)
 
 
 class Gone:
@@ -238,8 +242,9 @@ def ensure_running(session: TaskSession, spec: Spec, task: Optional[Task]) -> Un
     for ready_timeout, exit_timeout in ((spec.ready_timeout, None), (None, spec.wait_timeout)):
         if (ready_timeout is not None and not needs_ready) or (exit_timeout is not None and not spec.wait):
             continue
+        container_id = session.container_id(name) if task.task_id else None  # read under the lock
         with session.unlocked():
-            seen = session.await_container(name, since, ready_timeout, exit_timeout)
+            seen = session.await_container(name, since, ready_timeout, exit_timeout, container_id)
         fresh, recorded = session.record_wait(task, name, seen)
         if fresh is None:
             return Gone(task.project, task.task_id, task.name, None)
@@ -338,6 +343,13 @@ def _spec_digest(session: TaskSession, task: Optional[Task], spec: Spec) -> Opti
 
 def converge(session: TaskSession, spec: Spec) -> Outcome:
     """Bring one task to ``spec`` within a session: find it, reach its state, report."""
+    generation = session.generation
+    outcome = _converge(session, spec)
+    outcome.generation = generation
+    return outcome
+
+
+def _converge(session: TaskSession, spec: Spec) -> Outcome:
     task = find_task(session.tasks, spec)
     before_result = session.result(task) if task else None
     before = diff_state(task, before_result, session.file_state(task))
@@ -350,14 +362,14 @@ def converge(session: TaskSession, spec: Spec) -> Outcome:
         result = gone_result(reached.project, reached.task_id, reached.name, reached.archive_path)
         return Outcome(changed, result, before, {})
     if not changed and reached is task:
-        return Outcome(False, before_result, before, before)  # nothing changed: the result read before holds
+        return Outcome(False, before_result, before, before, reached)  # nothing changed: the result read before holds
     result = session.result(reached)
     if not changed:
-        return Outcome(False, result, before, before)
+        return Outcome(False, result, before, before, reached)
     after = diff_state(reached, result, session.file_state(reached))
     if spec.state == "running":
         after["container_spec"] = _spec_digest(session, reached, spec)
-    return Outcome(True, result, before, after)
+    return Outcome(True, result, before, after, reached)
 
 
 class Results:
@@ -393,6 +405,16 @@ class Results:
         self.errors[index] = exc
         self.tasks[index] = result
         self.changed = self.changed or changed
+
+    def record_again(self, index: int, result: Dict[str, Any], moved: bool) -> None:
+        """Item ``index`` read again at the end: its result tells the task as it is now; ``moved``:
+        another run changed it meanwhile, so it is reported changed."""
+        outcome = self.outcomes[index]
+        if outcome is not None:
+            outcome.task = result
+            outcome.changed = outcome.changed or moved
+        self.tasks[index] = dict(result, changed=bool(self.tasks[index] and self.tasks[index]["changed"]) or moved)
+        self.changed = self.changed or moved
 
     def raise_first(self) -> None:
         """Raise the first failure (by item), naming the other failed items in its message."""
@@ -463,14 +485,48 @@ def _converge_items(session: TaskSession, specs: Sequence[Spec], indexes: Sequen
             one(index)
         return kept
 
-    lock, tasks = session.lock, session.tasks
-    session.pool = ItemPool(concurrency, lock.release, lock.acquire, tasks.load)
+    session.pool = ItemPool(concurrency, session.lock.release, session.lock.acquire, session.refresh)
     try:
         if session.pool.run(len(indexes), lambda position: one(indexes[position])):
             results.raise_first()
     finally:
+        session.released = session.released or session.pool.released
         session.pool = None
     return kept
+
+
+def _report_as_now(session: TaskSession, indexes: Sequence[int], results: Results) -> None:
+    """After the project lock was let go (for a wait), rebuild the result of every item that began
+    converging before the world was last read afresh, so that each tells podman and the disk as
+    they are when the run returns; a task that another run changed meanwhile is reported changed,
+    with a warning.
+
+    The last read afresh (``TaskSession.refresh``, after the lock was taken again) and this run's
+    own changes since, under the lock, are the state now: no further podman listing is made
+    unless none was made since that read.
+    """
+    for index in indexes:
+        outcome = results.outcomes[index]
+        if outcome is None or index in results.errors or outcome.reached is None or outcome.reached.task_id is None:
+            continue
+        if outcome.generation == session.generation:
+            continue  # converged after the last read afresh: its result holds
+        reached, old = outcome.reached, outcome.task
+        fresh = session.tasks.tasks.get(reached.task_id)
+        if fresh is not None and fresh.error:
+            continue  # unreadable now: what the item saw is all there is
+        if fresh is None:
+            result = gone_result(reached.project, reached.task_id, reached.name, None)
+        else:
+            result = session.result(fresh)
+        moved = (fresh is None or fresh.meta != reached.meta or fresh.name != reached.name
+                 or result["status"] != old.get("status") or result["container_state"] != old.get("container_state"))
+        if moved:
+            session.context.warn(
+                "task %s of project %s was changed by another run while this run waited (the project lock was let "
+                "go): its result tells it as it is now (%s)" % (reached.task_id, reached.project, result["status"])
+            )
+        results.record_again(index, result, moved)
 
 
 def converge_many(
@@ -495,7 +551,14 @@ def converge_many(
         with open_session(context, project, may_create) as session:
             if items:
                 _check_distinct(session.tasks, specs, indexes)
-            kept = _converge_items(session, specs, indexes, results, concurrency)
+            try:
+                kept = _converge_items(session, specs, indexes, results, concurrency)
+            except TerokError:
+                if session.released:
+                    _report_as_now(session, indexes, results)  # the items that did converge tell the state at the end
+                raise
+            if session.released:
+                _report_as_now(session, indexes, results)
             if exclusive:
                 _archive_unlisted(session, kept, results)
     return results

@@ -245,8 +245,9 @@ class Podman:
                 )
         return containers
 
-    def run_container(self, request: RunRequest) -> None:
-        """``podman run`` a detached container; on failure remove what it made and say why.
+    def run_container(self, request: RunRequest) -> Optional[str]:
+        """``podman run`` a detached container and return its id (None if podman printed none);
+        on failure remove what it made and say why.
 
         The environment goes through a 0600 file in a private temp directory, removed
         right after the call. A missing image is told apart from other failures
@@ -263,7 +264,8 @@ class Podman:
         finally:
             shutil.rmtree(directory, ignore_errors=True)
         if rc == 0:
-            return
+            lines = out.strip().splitlines()
+            return lines[-1].strip() if lines else None
         detail = (err or out).strip()
         self._command("rm", "--force", "--ignore", "--", request.name)  # what a failed run may have made
         if self.image_exists(request.image) is False:

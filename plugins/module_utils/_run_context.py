@@ -78,8 +78,14 @@ class RunContext(RunGate):
         self._host: Optional[Dict[str, Any]] = None
         self._image_ids: Optional[Dict[str, str]] = None
 
+    def forget_containers(self) -> None:
+        """Drop the listing: the next ``containers()`` asks podman again (after a wait, another
+        run may have changed any container)."""
+        self._containers = None
+        self.listing_ok = False
+
     def containers(self, required: bool = False) -> Dict[str, Container]:
-        """Every container by name, listed once per run.
+        """Every container by name, listed once per run and again after ``forget_containers``.
 
         When podman is missing or fails: raise with ``required``, else warn and return {}.
         """
@@ -101,8 +107,12 @@ class RunContext(RunGate):
         state: Optional[str],
         labels: Optional[Dict[str, str]] = None,
         exit_code: Optional[int] = None,
+        container_id: Optional[str] = None,
     ) -> None:
-        """Record what a podman call did (or would do) to a container, so no second listing is needed."""
+        """Record what a podman call did (or would do) to a container, so no second listing is needed.
+
+        ``container_id``: the id of a container just made; otherwise the one listed keeps its id.
+        """
         containers = self.containers()
         if state is None:
             containers.pop(name, None)
@@ -113,6 +123,7 @@ class RunContext(RunGate):
                 state,
                 exit_code,
                 labels if labels is not None else (old.labels if old else {}),
+                container_id or (old.id if old and labels is None else None),
                 exited_at=self.now().timestamp() if state == "exited" else None,
             )
 

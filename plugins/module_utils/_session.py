@@ -66,7 +66,9 @@ WANTED_FILES = {"workspace_mode": "0700", "readme": True}
 class WaitOutcome:
     """What waiting for a container saw: the ready line and when, the exit code, or podman's error."""
 
-    def __init__(self, ready_timeout: Optional[int], exit_timeout: Optional[int]) -> None:
+    def __init__(self, ready_timeout: Optional[int], exit_timeout: Optional[int],
+                 container_id: Optional[str] = None) -> None:
+        self.container_id = container_id  # the container waited for (None: unknown)
         self.ready_timeout = ready_timeout  # None: readiness was not waited for
         self.exit_timeout = exit_timeout  # None: the exit was not waited for
         self.ready: Optional[str] = None  # found, exited or timeout
@@ -86,6 +88,8 @@ class TaskSession:
         self.project = tasks.project
         self.lock = lock
         self.pool: Optional[ItemPool] = None  # set while items are converged side by side
+        self.released = False  # the lock was let go for a wait at some point
+        self.generation = 0  # how many times the world was read afresh (``refresh``)
         self._files: dict = {}  # task id -> file state after ensure_files (what check mode predicts)
         self._item = threading.local()  # the changes of the item the calling thread converges
 
@@ -259,12 +263,17 @@ class TaskSession:
 
     # Containers ----------------------------------------------------------------------------
     def _note(self, task: Task, name: str, state: Optional[str], labels: Optional[dict] = None,
-              exit_code: Optional[int] = None) -> None:
+              exit_code: Optional[int] = None, container_id: Optional[str] = None) -> None:
         """Record a container's new state: in the run's listing, or on a task check mode predicts."""
         if task.task_id is None:
             task.predicted_state = state
         else:
-            self.context.note_container(name, state, labels, exit_code)
+            self.context.note_container(name, state, labels, exit_code, container_id)
+
+    def container_id(self, name: str) -> Optional[str]:
+        """The id of the container ``name`` as this run knows it (None: not there, or not known)."""
+        current = self.context.containers().get(name)
+        return current.id if current is not None else None
 
     def create_container(self, task: Task, spec: ContainerSpec, name: str, mode: str) -> None:
         """``podman run`` the task's container from ``spec``, its secrets first made podman secrets."""
@@ -280,18 +289,19 @@ class TaskSession:
             # podman is asked whether it runs rootless only when a container is really made
             spec.values["userns"] is None and not self.context.check_mode and self.context.rootless(),
         )
+        container_id = None
         with self._writing() as real:
             if real:
                 with self._outside():
                     try:
                         for (secret, _target), variable in zip(request.secrets, sorted(spec.secret_env)):
                             podman.create_secret(secret, spec.secret_env[variable])
-                        podman.run_container(request)
+                        container_id = podman.run_container(request)
                     except TerokError:
                         podman.remove_secrets([secret for secret, _target in request.secrets])
                         raise
                 self.context.warn_unenforced_limits(spec.values)
-        self._note(task, name, "running", dict(request.labels))
+        self._note(task, name, "running", dict(request.labels), container_id=container_id)
 
     def start_container(self, task: Task, name: str) -> None:
         """Start a stopped container again (its workspace keeps the local work)."""
@@ -365,7 +375,8 @@ class TaskSession:
     @contextlib.contextmanager
     def unlocked(self) -> Iterator[None]:
         """Let other runs at the project while this one waits: the lock covers decisions and
-        writes, never a wait. Afterwards the lock is taken again and the tasks are read afresh.
+        writes, never a wait. Afterwards the lock is taken again, and the tasks and the
+        container listing are read afresh (the listing when next needed).
 
         Check mode waits for nothing, so it keeps the lock and its predicted model. With items
         side by side, the pool lets the lock go while every item waits (see ``_item_pool``).
@@ -378,21 +389,31 @@ class TaskSession:
                 yield
             return
         self.lock.release()
+        self.released = True
         try:
             yield
         finally:
             self.lock.acquire()
-            self.tasks.load()
+            self.refresh()
+
+    def refresh(self) -> None:
+        """Read the world afresh after the lock was let go: the tasks now, the listing when next needed."""
+        self.tasks.load()
+        self.context.forget_containers()
+        self.generation += 1
 
     def await_container(
-        self, name: str, since: Optional[str], ready_timeout: Optional[int], exit_timeout: Optional[int]
+        self, name: str, since: Optional[str], ready_timeout: Optional[int], exit_timeout: Optional[int],
+        container_id: Optional[str] = None,
     ) -> WaitOutcome:
         """Follow the log to the init script's ready line and/or wait for the exit; write nothing.
 
         Meant to run ``unlocked``. Check mode predicts that the line comes and that the container
         exits cleanly (with a warning: it cannot know the code). A podman failure is kept in the outcome.
+        ``container_id``: the container waited for (``session.container_id`` before the lock went), so
+        that what the wait saw is recorded for that container only.
         """
-        seen = WaitOutcome(ready_timeout, exit_timeout)
+        seen = WaitOutcome(ready_timeout, exit_timeout, container_id)
         with self._writing() as real:
             if not real:
                 seen.ready = "found" if ready_timeout is not None else None
@@ -415,6 +436,16 @@ class TaskSession:
                 seen.error = exc
         return seen
 
+    def _still_there(self, task: Task, name: str, container_id: Optional[str]) -> bool:
+        """Whether container ``name`` (as listed now) is the one that was waited for: another run may
+        have removed or replaced it meanwhile. Unknown ids (check mode) count as the same container."""
+        if task.task_id is None:
+            return True
+        current = self.context.containers().get(name)
+        if current is None:
+            return False
+        return container_id is None or current.id is None or current.id == container_id
+
     def record_wait(self, task: Task, name: str, seen: WaitOutcome) -> Tuple[Optional[Task], bool]:
         """Record what a wait saw (``ready_at``, the exit code, the log) against a fresh read.
 
@@ -423,7 +454,8 @@ class TaskSession:
         task comes back (None: it is gone) with ``recorded`` false. A failed wait raises.
         """
         fresh = task if self.context.check_mode else self.tasks.tasks.get(task.task_id)
-        if seen.exited:  # the container's state is a fact whatever the metadata now says
+        if seen.exited and self._still_there(task, name, seen.container_id):
+            # the container's state is a fact whatever the metadata now says (the container waited for only)
             self._note(task, name, "exited", exit_code=seen.exit_code)
         if fresh is None or fresh.error or fresh.meta != task.meta or fresh.name != task.name:
             self.context.warn(

@@ -139,8 +139,10 @@ class FakePodman:
                 if arg == "--label":
                     key, _sep, value = args[index + 1].partition("=")
                     labels[key] = value
-            self.containers[args[args.index("--name") + 1]] = {"State": "running", "Labels": labels}
-            return 0, "0123456789abcdef\n", ""
+            name = args[args.index("--name") + 1]
+            container_id = "%016x" % (len(self.calls) or len(self.containers) + 1)  # a new id for each container
+            self.containers[name] = {"State": "running", "Labels": labels, "Id": container_id}
+            return 0, container_id + "\n", ""
         for name in names:
             if sub in ("start", "unpause"):
                 self.containers[name]["State"] = "running"

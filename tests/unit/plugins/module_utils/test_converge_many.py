@@ -375,21 +375,24 @@ def test_one_podman_listing_for_the_whole_call(make_runtime, write_managed, coun
     assert len(got.tasks) == count
 
 
-def test_one_podman_listing_with_running_items_too(make_runtime, write_managed):
+@pytest.mark.parametrize("wait_ready", [False, True])
+def test_one_podman_listing_with_running_items_too(make_runtime, write_managed, wait_ready):
     write_managed("alpha", "k7m2q", "a", mode="cli", ready_at=READY)
     runtime, runner = make_runtime(containers={"alpha-cli-k7m2q": {"State": "exited", "ExitCode": 0}})
     got = converge_many(
         runtime,
         specs(
-            item("alpha", name="a", state="running"),
-            item("beta", name="b", state="running"),
-            item("beta", name="c", state="running", mode="web"),
+            item("alpha", name="a", state="running", wait_ready=wait_ready),
+            item("beta", name="b", state="running", wait_ready=wait_ready),
+            item("beta", name="c", state="running", mode="web", wait_ready=wait_ready),
             item("alpha", name="d", state="stopped"),
             image=IMAGE,
         ),
     )
-    assert [t["status"] for t in got.tasks] == ["running", "running", "running", "created"]
-    assert runner.subcommands().count("ps") == 1
+    started = "running" if wait_ready else "init"  # without a wait, a start is not known ready
+    assert [t["status"] for t in got.tasks] == [started, started, started, "created"]
+    # one listing, and one more after each wait (the lock was let go: another run may have changed any container)
+    assert runner.subcommands().count("ps") == (4 if wait_ready else 1)
     assert not any(argv[1] == "ps" for argv in runner.spawned)
 
 
