@@ -42,7 +42,7 @@ def main():
     t1 = time.perf_counter()
 
     class FakeRunner(CommandRunner):
-        def run(self, argv):
+        def run(self, argv, data=None, timeout=None):
             if argv[1:2] == ["ps"]:
                 return 0, "[]", ""
             return 1, "", "bench: fake podman runs only ps"

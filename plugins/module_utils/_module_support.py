@@ -91,13 +91,50 @@ def _call(argv: List[str]) -> str:
     return " ".join([os.path.basename(argv[0])] + argv[1:2]) if argv else "a command"
 
 
+class _Deadline:
+    """Kills a process that run_command started once ``timeout`` seconds passed.
+
+    ``watch`` is run_command's ``before_communicate_callback`` (it starts a timer); ``end``,
+    called after run_command returned, stops the timer, ends and reaps the process and says
+    whether the deadline passed.
+    """
+
+    def __init__(self, timeout: float) -> None:
+        self.timeout = max(timeout, 0)
+        self.expired = threading.Event()
+        self.started: List[Tuple[Any, threading.Timer]] = []
+
+    def _expire(self, process: Any) -> None:
+        if process.poll() is None:
+            self.expired.set()
+            process.kill()
+
+    def watch(self, process: Any) -> None:
+        timer = threading.Timer(self.timeout, self._expire, (process,))
+        timer.daemon = True
+        self.started.append((process, timer))
+        timer.start()
+
+    def end(self) -> bool:
+        for process, timer in self.started:
+            timer.cancel()
+            if process.poll() is None:
+                process.kill()
+            process.wait()
+            for pipe in (process.stdout, process.stderr):
+                if pipe is not None and not pipe.closed:
+                    pipe.close()
+        return self.expired.is_set()
+
+
 class ModuleRunner(CommandRunner):
     """Runs podman through ``AnsibleModule.run_command``, streaming calls included.
 
-    A streaming call ends early through run_command's own options: ``prompt_regex`` returns
-    as soon as the line waited for is on stdout, and ``before_communicate_callback`` hands
-    over the process, so that a timer can kill it when the timeout passes first. Either way
-    the process is ended and reaped before ``stream`` returns.
+    Every call has a deadline: ``before_communicate_callback`` hands over the process, so that
+    a timer (``_Deadline``) kills it when its time passes: a call that ends (``run``) then fails
+    with a PodmanError naming the call and the deadline; a streaming call returns ``timeout``.
+    A streaming call may also end early through ``prompt_regex``, which returns as soon as the
+    line waited for is on stdout. Either way the process is ended and reaped before the call returns.
     """
 
     def __init__(self, module: AnsibleModule) -> None:
@@ -113,38 +150,24 @@ class ModuleRunner(CommandRunner):
         except OSError as exc:
             raise PodmanError("%s could not be run: %s" % (_call(argv), exc.strerror or exc))
 
-    def run(self, argv: List[str], data: Optional[str] = None) -> Result:
-        return self._run_command(argv, data=data, binary_data=True)
+    def run(self, argv: List[str], data: Optional[str] = None, timeout: Optional[float] = None) -> Result:
+        if timeout is None:
+            return self._run_command(argv, data=data, binary_data=True)
+        deadline = _Deadline(timeout)
+        result = self._run_command(argv, data=data, binary_data=True, before_communicate_callback=deadline.watch)
+        if deadline.end():
+            raise PodmanError("%s did not end within its deadline of %ss: it was killed" % (_call(argv), timeout))
+        return result
 
     def stream(self, argv: List[str], needle: Optional[str], timeout: float) -> Tuple[str, Result]:
-        started: List[Any] = []
-        expired = threading.Event()
-
-        def expire(process: Any) -> None:
-            if process.poll() is None:
-                expired.set()
-                process.kill()
-
-        def watch(process: Any) -> None:
-            timer = threading.Timer(max(timeout, 0), expire, (process,))
-            timer.daemon = True
-            started.append((process, timer))
-            timer.start()
-
+        deadline = _Deadline(timeout)
         rc, out, err = self._run_command(
-            argv, prompt_regex=re.escape(needle) if needle else None, before_communicate_callback=watch,
+            argv, prompt_regex=re.escape(needle) if needle else None, before_communicate_callback=deadline.watch,
         )
-        for process, timer in started:
-            timer.cancel()
-            if process.poll() is None:
-                process.kill()
-            process.wait()
-            for pipe in (process.stdout, process.stderr):
-                if pipe is not None and not pipe.closed:
-                    pipe.close()
+        expired = deadline.end()
         if needle and rc == _PROMPT_RC and needle in out:
             return "found", (rc, out, "")  # stderr holds run_command's note about a prompt, not the process's
-        if expired.is_set():
+        if expired:
             return "timeout", (rc, out, err)
         return "ended", (rc, out, err)
 

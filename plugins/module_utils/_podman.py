@@ -31,6 +31,14 @@ if TYPE_CHECKING:  # the names are for annotations only: typing is not imported 
     Result = Tuple[int, str, str]
 
 
+# Deadlines of the podman calls that end (a streaming call has the timeout it is given): past
+# its deadline a call is killed and fails with a PodmanError naming the call and the deadline, so
+# that a hung podman cannot hold a project's lock for ever. In seconds:
+CALL_TIMEOUT = 300.0  # any call without a deadline of its own (ps, start, rm, logs, info, secret …)
+LONG_CALL_TIMEOUT = 1800.0  # podman run (it may pull the image) and podman unshare rm -rf (a large workspace)
+STOP_MARGIN = 60.0  # podman stop: its --time (the grace before SIGKILL) plus this
+
+
 class PodmanError(TerokError):
     """podman is missing or a podman call failed."""
 
@@ -119,12 +127,16 @@ class RunRequest:
 class CommandRunner:
     """How podman's processes are run: the modules pass ``ModuleRunner`` (``AnsibleModule.run_command``).
 
-    ``run`` is a call that ends; ``stream`` one that may not (``podman wait``, ``podman logs
-    --follow``), bounded by a timeout and, for a log, by the line it waits for.
+    ``run`` is a call that ends, by its deadline at the latest; ``stream`` one that may not
+    (``podman wait``, ``podman logs --follow``), bounded by a timeout and, for a log, by the line it waits for.
     """
 
-    def run(self, argv: List[str], data: Optional[str] = None) -> Result:
-        """Run ``argv`` without a shell, ``data`` on its standard input; return (rc, stdout, stderr) as text."""
+    def run(self, argv: List[str], data: Optional[str] = None, timeout: Optional[float] = None) -> Result:
+        """Run ``argv`` without a shell, ``data`` on its standard input; return (rc, stdout, stderr) as text.
+
+        ``timeout``: the call's deadline in seconds; past it the process is killed and PodmanError
+        raised, naming the call and the deadline (None: no deadline).
+        """
         raise NotImplementedError
 
     def stream(self, argv: List[str], needle: Optional[str], timeout: float) -> Tuple[str, Result]:
@@ -197,17 +209,18 @@ class Podman:
             self._path = found
         return self._path
 
-    def _command(self, *args: str, data: Optional[str] = None) -> Result:
-        """Run ``podman args…`` (``data`` on its standard input); return (rc, stdout, stderr)."""
+    def _command(self, *args: str, data: Optional[str] = None, timeout: float = CALL_TIMEOUT) -> Result:
+        """Run ``podman args…`` (``data`` on its standard input) with a deadline of ``timeout``
+        seconds; return (rc, stdout, stderr)."""
         argv = [self.path()] + list(args)
         self.calls += 1
         if data is None:
-            return self.runner.run(argv)
-        return self.runner.run(argv, data=data)
+            return self.runner.run(argv, timeout=timeout)
+        return self.runner.run(argv, data=data, timeout=timeout)
 
-    def _checked(self, *args: str) -> str:
+    def _checked(self, *args: str, timeout: float = CALL_TIMEOUT) -> str:
         """Run ``podman args…`` and return stdout; raise PodmanError naming the call on failure."""
-        rc, out, err = self._command(*args)
+        rc, out, err = self._command(*args, timeout=timeout)
         if rc != 0:
             raise PodmanError("podman %s failed (rc=%s): %s" % (" ".join(args[:2]), rc, _detail(out, err)))
         return out
@@ -260,7 +273,7 @@ class Podman:
             with os.fdopen(fd, "w", encoding="utf-8") as handle:
                 for key, value in request.env.items():
                     handle.write("%s=%s\n" % (key, value))
-            rc, out, err = self._command(*request.argv(env_file))
+            rc, out, err = self._command(*request.argv(env_file), timeout=LONG_CALL_TIMEOUT)
         finally:
             shutil.rmtree(directory, ignore_errors=True)
         if rc == 0:
@@ -278,7 +291,7 @@ class Podman:
 
     def unshare_remove(self, path: str) -> None:
         """``podman unshare rm -rf -- path``: remove a tree that holds files of subordinate uids (rootless only)."""
-        self._checked("unshare", "rm", "-rf", "--", path)
+        self._checked("unshare", "rm", "-rf", "--", path, timeout=LONG_CALL_TIMEOUT)
 
     def host(self) -> Dict[str, Any]:
         """What one ``podman info`` says of the host: ``rootless`` (bool) and ``cgroups`` ("v1", "v2" or None).
@@ -358,8 +371,11 @@ class Podman:
         self._checked("unpause", name)
 
     def stop(self, name: str, timeout: int) -> None:
-        """``podman stop --time`` a container: SIGTERM, then SIGKILL after ``timeout`` seconds."""
-        self._checked("stop", "--time", str(int(timeout)), name)
+        """``podman stop --time`` a container: SIGTERM, then SIGKILL after ``timeout`` seconds.
+
+        The call's deadline is that grace plus ``STOP_MARGIN``.
+        """
+        self._checked("stop", "--time", str(int(timeout)), name, timeout=int(timeout) + STOP_MARGIN)
 
     def wait(self, name: str, timeout: float) -> Optional[int]:
         """Wait for the container to exit and return its exit code; None when ``timeout`` ran out.

@@ -84,14 +84,16 @@ class FakePodman:
         self.images = None if images is None else set(images)
         self.echo_env_on_failure = echo_env_on_failure
         self.calls = []
+        self.timeouts = []  # the deadline of every ``run`` call, in order (not in the state file)
         self.spawned = []
         self.env_files = []
         self.mounts = []
 
     # the CommandRunner interface -------------------------------------------------------------
-    def run(self, argv):
-        """Answer ``argv`` (the program first): (rc, stdout, stderr)."""
+    def run(self, argv, data=None, timeout=None):
+        """Answer ``argv`` (the program first): (rc, stdout, stderr); ``timeout`` is recorded."""
         self.calls.append(list(argv))
+        self.timeouts.append(timeout)
         return self.answer(list(argv[1:]))
 
     def stream(self, argv, needle, timeout):

@@ -17,7 +17,7 @@ import selectors
 import subprocess
 import time
 
-from ansible_collections.terok.lifecycle.plugins.module_utils._podman import CommandRunner
+from ansible_collections.terok.lifecycle.plugins.module_utils._podman import CommandRunner, PodmanError
 
 
 def _text(data):
@@ -27,11 +27,15 @@ def _text(data):
 class ProcessRunner(CommandRunner):
     """``run`` and ``stream`` with subprocess."""
 
-    def run(self, argv, data=None):
-        proc = subprocess.run(
-            argv, input=None if data is None else data.encode("utf-8", "surrogateescape"),
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, check=False,
-        )
+    def run(self, argv, data=None, timeout=None):
+        try:
+            proc = subprocess.run(
+                argv, input=None if data is None else data.encode("utf-8", "surrogateescape"),
+                stdout=subprocess.PIPE, stderr=subprocess.PIPE, check=False, timeout=timeout,
+            )
+        except subprocess.TimeoutExpired:  # subprocess.run has killed and reaped it
+            raise PodmanError("%s did not end within its deadline of %ss: it was killed"
+                              % (" ".join([os.path.basename(argv[0])] + argv[1:2]), timeout))
         return proc.returncode, _text(proc.stdout), _text(proc.stderr)
 
     def stream(self, argv, needle, timeout):

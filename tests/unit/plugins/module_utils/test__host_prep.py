@@ -39,7 +39,7 @@ class Runner(FakePodman):
         super().__init__(**fields)
         self.installed = set(installed)
 
-    def run(self, argv, data=None):
+    def run(self, argv, data=None, timeout=None):
         program = os.path.basename(argv[0])
         if program == "dpkg-query":
             self.calls.append(list(argv))

@@ -51,8 +51,8 @@ class SlowPodman(FakePodman):
             with self._guard:
                 self.now[sub] -= 1
 
-    def run(self, argv, data=None):
-        return self._timed(argv, lambda: super(SlowPodman, self).run(argv))
+    def run(self, argv, data=None, timeout=None):
+        return self._timed(argv, lambda: super(SlowPodman, self).run(argv, timeout=timeout))
 
     def stream(self, argv, needle, timeout):
         if timeout <= 0:

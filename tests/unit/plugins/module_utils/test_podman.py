@@ -8,11 +8,15 @@ from __future__ import annotations
 import json
 import os
 import threading
+import time
 
 import pytest
 
 from ansible_collections.terok.lifecycle.plugins.module_utils._errors import TerokError
 from ansible_collections.terok.lifecycle.plugins.module_utils._podman import (
+    CALL_TIMEOUT,
+    LONG_CALL_TIMEOUT,
+    STOP_MARGIN,
     Container,
     CommandRunner,
     Podman,
@@ -62,10 +66,12 @@ class Recorder(CommandRunner):
         self.result = result
         self.streamer = streamer or ProcessRunner()
         self.calls = []
+        self.timeouts = []
         self.spawned = []
 
-    def run(self, argv):
+    def run(self, argv, data=None, timeout=None):
         self.calls.append(list(argv))
+        self.timeouts.append(timeout)
         return self.result
 
     def stream(self, argv, needle, timeout):
@@ -316,6 +322,38 @@ def test_start_and_stop_argv(exe):
         [exe, "start", "demo-cli-k7m2q"],
         [exe, "stop", "--time", "10", "demo-cli-k7m2q"],
     ]
+
+
+def test_every_call_that_ends_has_a_deadline_and_a_stop_its_grace_plus_a_margin(exe):
+    runner = Recorder((0, "[]", ""))
+    podman = Podman(exe, runner)
+    podman.list_containers()
+    podman.start("demo-cli-k7m2q")
+    podman.unpause("demo-cli-k7m2q")
+    podman.remove(["demo-cli-k7m2q"])
+    podman.logs("demo-cli-k7m2q")
+    podman.image_exists("img")
+    podman.create_secret("s", "v")
+    podman.host()
+    podman.run_container(run_request())
+    assert len(runner.timeouts) == len(runner.calls) and None not in runner.timeouts
+    assert max(runner.timeouts) == LONG_CALL_TIMEOUT  # podman run: it may pull its image
+    assert set(runner.timeouts) == {CALL_TIMEOUT, LONG_CALL_TIMEOUT}
+    runner.timeouts.clear()
+    podman.stop("demo-cli-k7m2q", 25)
+    assert runner.timeouts == [25 + STOP_MARGIN]
+
+
+def test_a_call_past_its_deadline_is_killed_and_fails_naming_the_call_and_the_deadline(tmp_path, streamer):
+    pid_file = tmp_path / "pid"
+    exe = script(tmp_path, 'echo $$ > "%s"\nexec sleep 30\n' % pid_file)
+    started = time.monotonic()
+    with pytest.raises(PodmanError) as err:
+        streamer.run([exe, "stop", "--time", "0", "c"], timeout=0.5)
+    assert time.monotonic() - started < 10
+    assert err.value.msg == "podman-script stop did not end within its deadline of 0.5s: it was killed"
+    with pytest.raises(ProcessLookupError):  # killed and reaped
+        os.kill(int(pid_file.read_text()), 0)
 
 
 def test_stop_failure_raises(exe):

@@ -236,7 +236,7 @@ class SecretRecorder(CommandRunner):
     def __init__(self):
         self.calls = []
 
-    def run(self, argv, data=None):
+    def run(self, argv, data=None, timeout=None):
         self.calls.append((list(argv[1:]), data))
         return 0, "[]" if argv[1:2] == ["ps"] else "", ""
 
