@@ -485,7 +485,7 @@ def _converge_items(session: TaskSession, specs: Sequence[Spec], indexes: Sequen
             one(index)
         return kept
 
-    session.pool = ItemPool(concurrency, session.lock.release, session.lock.acquire, session.refresh)
+    session.pool = ItemPool(concurrency, session.lock.release, session.reacquire, session.refresh)
     try:
         if session.pool.run(len(indexes), lambda position: one(indexes[position])):
             results.raise_first()
@@ -545,23 +545,30 @@ def converge_many(
     by_project: Dict[str, List[int]] = {}
     for index, spec in enumerate(specs):
         by_project.setdefault(spec.project, []).append(index)
-    for project in sorted(by_project):
-        indexes = by_project[project]
-        may_create = any(specs[i].state in CREATING_STATES and not specs[i].task_id for i in indexes)
-        with open_session(context, project, may_create) as session:
-            if items:
-                _check_distinct(session.tasks, specs, indexes)
-            try:
-                kept = _converge_items(session, specs, indexes, results, concurrency)
-            except TerokError:
-                if session.released:
-                    _report_as_now(session, indexes, results)  # the items that did converge tell the state at the end
-                raise
-            if session.released:
-                _report_as_now(session, indexes, results)
-            if exclusive:
-                _archive_unlisted(session, kept, results)
+    with context.interruptible():
+        for project in sorted(by_project):
+            _converge_project(context, specs, by_project[project], results, exclusive, items, concurrency)
     return results
+
+
+def _converge_project(context: RunContext, specs: Sequence[Spec], indexes: Sequence[int], results: Results,
+                      exclusive: bool, items: bool, concurrency: int) -> None:
+    """One project's items in one session (see ``converge_many``)."""
+    project = specs[indexes[0]].project
+    may_create = any(specs[i].state in CREATING_STATES and not specs[i].task_id for i in indexes)
+    with open_session(context, project, may_create) as session:
+        if items:
+            _check_distinct(session.tasks, specs, indexes)
+        try:
+            kept = _converge_items(session, specs, indexes, results, concurrency)
+        except TerokError:
+            if session.released and not context.interrupted:
+                _report_as_now(session, indexes, results)  # the items that did converge tell the state at the end
+            raise
+        if session.released:
+            _report_as_now(session, indexes, results)
+        if exclusive:
+            _archive_unlisted(session, kept, results)
 
 
 def converge_one(context: RunContext, spec: Spec) -> Outcome:

@@ -99,10 +99,11 @@ class _Deadline:
     whether the deadline passed.
     """
 
-    def __init__(self, timeout: float) -> None:
-        self.timeout = max(timeout, 0)
+    def __init__(self, timeout: Optional[float], runner: "ModuleRunner") -> None:
+        self.timeout = None if timeout is None else max(timeout, 0)
+        self.runner = runner
         self.expired = threading.Event()
-        self.started: List[Tuple[Any, threading.Timer]] = []
+        self.started: List[Tuple[Any, Optional[threading.Timer]]] = []
 
     def _expire(self, process: Any) -> None:
         if process.poll() is None:
@@ -110,14 +111,20 @@ class _Deadline:
             process.kill()
 
     def watch(self, process: Any) -> None:
-        timer = threading.Timer(self.timeout, self._expire, (process,))
-        timer.daemon = True
+        timer = None
+        if self.timeout is not None:
+            timer = threading.Timer(self.timeout, self._expire, (process,))
+            timer.daemon = True
         self.started.append((process, timer))
-        timer.start()
+        self.runner.track(process)
+        if timer is not None:
+            timer.start()
 
     def end(self) -> bool:
         for process, timer in self.started:
-            timer.cancel()
+            if timer is not None:
+                timer.cancel()
+            self.runner.untrack(process)
             if process.poll() is None:
                 process.kill()
             process.wait()
@@ -139,10 +146,33 @@ class ModuleRunner(CommandRunner):
 
     def __init__(self, module: AnsibleModule) -> None:
         self.module = module
+        self._running: set = set()  # the processes started and not reaped yet
+        self._guard = threading.Lock()
+        self._killed = False  # kill_all was called: no further process starts
+
+    def track(self, process: Any) -> None:
+        """A process has started (``_Deadline.watch``); one that starts after ``kill_all`` is killed at once."""
+        with self._guard:
+            self._running.add(process)
+            if self._killed:
+                process.kill()
+
+    def untrack(self, process: Any) -> None:
+        with self._guard:
+            self._running.discard(process)
+
+    def kill_all(self) -> None:
+        with self._guard:
+            self._killed = True
+            for process in self._running:
+                if process.poll() is None:
+                    process.kill()
 
     def _run_command(self, argv: List[str], **options: Any) -> Result:
         """``run_command`` that never calls ``fail_json`` (it may run on a worker thread): a process
         that cannot be started (``E2BIG``, ``ENOENT`` …) raises PodmanError naming the call."""
+        if self._killed:
+            raise PodmanError("%s was not run: the run was interrupted" % _call(argv))
         try:
             # argv goes to podman as it is: run_command would otherwise expand $VARS and ~ in every argument
             return self.module.run_command(argv, encoding="utf-8", errors="surrogateescape", expand_user_and_vars=False,
@@ -151,16 +181,14 @@ class ModuleRunner(CommandRunner):
             raise PodmanError("%s could not be run: %s" % (_call(argv), exc.strerror or exc))
 
     def run(self, argv: List[str], data: Optional[str] = None, timeout: Optional[float] = None) -> Result:
-        if timeout is None:
-            return self._run_command(argv, data=data, binary_data=True)
-        deadline = _Deadline(timeout)
+        deadline = _Deadline(timeout, self)
         result = self._run_command(argv, data=data, binary_data=True, before_communicate_callback=deadline.watch)
         if deadline.end():
             raise PodmanError("%s did not end within its deadline of %ss: it was killed" % (_call(argv), timeout))
         return result
 
     def stream(self, argv: List[str], needle: Optional[str], timeout: float) -> Tuple[str, Result]:
-        deadline = _Deadline(timeout)
+        deadline = _Deadline(timeout, self)
         rc, out, err = self._run_command(
             argv, prompt_regex=re.escape(needle) if needle else None, before_communicate_callback=deadline.watch,
         )

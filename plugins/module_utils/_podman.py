@@ -139,6 +139,12 @@ class CommandRunner:
         """
         raise NotImplementedError
 
+    def kill_all(self) -> None:
+        """The run is interrupted: kill every process this runner has running, start no further one.
+
+        A runner that cannot (a test's fake) does nothing: its calls end by themselves.
+        """
+
     def stream(self, argv: List[str], needle: Optional[str], timeout: float) -> Tuple[str, Result]:
         """Run ``argv`` until one of: its stdout holds ``needle`` (``found``: the process is then
         ended), it ends by itself (``ended``), or ``timeout`` seconds pass (``timeout``: it is

@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import contextlib
 import datetime
+import signal
 import threading
 
+from ansible_collections.terok.lifecycle.plugins.module_utils._errors import TerokError
 from ansible_collections.terok.lifecycle.plugins.module_utils._paths import Layout
 from ansible_collections.terok.lifecycle.plugins.module_utils._podman import Container, Podman, PodmanError
 from ansible_collections.terok.lifecycle.plugins.module_utils._secrets import load_key
@@ -24,6 +26,14 @@ if TYPE_CHECKING:  # the names are for annotations only: typing is not imported 
 UNKNOWN_STATES = "container states are unknown"
 # the confinement options that are cgroup resource limits, in the order a warning names them
 LIMITS = ("pids_limit", "memory", "cpus")
+
+
+# the signals that end a run cleanly (``RunContext.interruptible``)
+INTERRUPTS = (signal.SIGTERM, signal.SIGINT)
+
+
+class RunInterrupted(TerokError):
+    """SIGTERM or SIGINT came during the run: its podman calls were killed and nothing more was written."""
 
 
 class RunGate:
@@ -77,6 +87,44 @@ class RunContext(RunGate):
         self._secrets_key: Optional[bytes] = None
         self._host: Optional[Dict[str, Any]] = None
         self._image_ids: Optional[Dict[str, str]] = None
+        self.interrupted: Optional[str] = None  # the signal that interrupted the run, by name
+
+    # Interruption ---------------------------------------------------------------------------------
+    @contextlib.contextmanager
+    def interruptible(self) -> Iterator[None]:
+        """SIGTERM and SIGINT end the run cleanly while the block runs: ``interrupt`` kills podman's
+        processes, every write and every retaking of a lock checks ``check_interrupted`` first,
+        and the block ends with RunInterrupted (whatever else was raised meanwhile). Handlers are
+        installed from the main thread only (elsewhere the block just runs).
+        """
+        if threading.current_thread() is not threading.main_thread():
+            yield
+            return
+        previous = {number: signal.getsignal(number) for number in INTERRUPTS}
+        for number in INTERRUPTS:
+            signal.signal(number, self._on_signal)
+        try:
+            yield
+        finally:
+            for number, handler in previous.items():
+                signal.signal(number, handler)
+            self.check_interrupted()
+
+    def _on_signal(self, number: int, _frame: Any) -> None:
+        self.interrupt(signal.Signals(number).name)
+
+    def interrupt(self, name: str) -> None:
+        """End the run: kill the podman processes running; what follows only unwinds (``check_interrupted``)."""
+        self.interrupted = self.interrupted or name
+        self.podman.runner.kill_all()
+
+    def check_interrupted(self) -> None:
+        """Raise RunInterrupted when the run was interrupted: called before every write and lock."""
+        if self.interrupted:
+            raise RunInterrupted(
+                "the run was interrupted by %s: its podman calls were killed and nothing more was written; "
+                "run it again to converge" % self.interrupted
+            )
 
     def forget_containers(self) -> None:
         """Drop the listing: the next ``containers()`` asks podman again (after a wait, another

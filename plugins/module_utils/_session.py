@@ -104,18 +104,28 @@ class TaskSession:
 
     @contextlib.contextmanager
     def _writing(self) -> Iterator[bool]:
-        """The run's gate (``RunGate.writing``), the change also counted for the calling thread's item."""
+        """The run's gate (``RunGate.writing``), the change also counted for the calling thread's item.
+
+        An interrupted run writes nothing more (RunInterrupted).
+        """
+        self.context.check_interrupted()
         with self.context.writing() as real:
             yield real
         self._item.changes = self.changes + 1
 
-    def _outside(self, bounded: bool = True) -> contextlib.AbstractContextManager:
+    @contextlib.contextmanager
+    def _outside(self, bounded: bool = True) -> Iterator[None]:
         """Around a podman action: other items may decide meanwhile (a no-op for one item at a time).
 
         ``bounded``: a container start, counted against ``concurrency``; stops, removals and log
-        captures mostly wait on podman and are not.
+        captures mostly wait on podman and are not. When the run was interrupted meanwhile (the
+        action's process killed), RunInterrupted is raised instead of what the action did or raised.
         """
-        return self.pool.outside(bounded) if self.pool is not None else contextlib.nullcontext()
+        try:
+            with self.pool.outside(bounded) if self.pool is not None else contextlib.nullcontext():
+                yield
+        finally:
+            self.context.check_interrupted()
 
     def result(self, task: Task, archive_path: Optional[str] = None) -> dict:
         """The task's result dict; a task that never ran needs no podman call."""
@@ -126,6 +136,7 @@ class TaskSession:
     # Task files ----------------------------------------------------------------------------
     def sweep_incomplete(self) -> None:
         """Remove what a killed create left (housekeeping: not reported as a change)."""
+        self.context.check_interrupted()
         if not self.context.check_mode:
             self.tasks.sweep_incomplete(self.context.warn)
 
@@ -244,6 +255,7 @@ class TaskSession:
                 with self._outside(bounded=False):
                     self._remove_task_dir(task)
             except (OSError, TerokError) as exc:
+                self.context.check_interrupted()
                 # keep the metadata (marked deleting): the task stays listed and a rerun retries
                 self.context.warn("workspace removal failed, the task is kept as deleting for a rerun: %s" % exc)
             else:
@@ -393,8 +405,14 @@ class TaskSession:
         try:
             yield
         finally:
-            self.lock.acquire()
+            self.reacquire()
             self.refresh()
+
+    def reacquire(self) -> None:
+        """Take the lock again after a wait; an interrupted run leaves it let go (RunInterrupted)."""
+        self.context.check_interrupted()
+        if self.lock is not None:
+            self.lock.acquire()
 
     def refresh(self) -> None:
         """Read the world afresh after the lock was let go: the tasks now, the listing when next needed."""

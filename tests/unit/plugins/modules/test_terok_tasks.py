@@ -325,3 +325,53 @@ def test_a_podman_call_that_cannot_start_fails_the_run_once(run_module, args, po
     assert "podman run" in result["msg"] and "could not be run" in result["msg"], result["msg"]
     assert result["tasks"][1]["failed"] is True and "Argument list too long" in result["tasks"][1]["msg"]
     assert huge not in result["msg"]
+
+
+@pytest.mark.parametrize("concurrency", [1, 2])
+def test_sigterm_during_the_waits_kills_podman_and_fails_writing_nothing_more(
+    run_module, args, root, layout, tmp_path_factory, podman_program, tree_snapshot, concurrency
+):
+    # podman logs --follow never ends here: both items wait (the lock let go) until SIGTERM comes
+    import signal
+    import threading
+    import time
+
+    from ansible_collections.terok.lifecycle.plugins.module_utils._lock import ProjectLock
+
+    directory = tmp_path_factory.mktemp("podman-wrapper")
+    pids = directory / "follow-pids"
+    pids.mkdir()
+    wrapper = directory / "podman"
+    wrapper.write_text(
+        '#!/bin/sh\ncase "$*" in\n  "logs --follow"*) echo $$ > "%s/$$"; exec sleep 60;;\nesac\nexec "%s" "$@"\n'
+        % (pids, podman_program.path)
+    )
+    wrapper.chmod(0o755)
+    seen = {}
+
+    def interrupt():
+        deadline = time.monotonic() + 20
+        while len(os.listdir(str(pids))) < 1 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        time.sleep(0.3)  # both items wait now (side by side), the lock let go
+        seen["tree"] = tree_snapshot(root)
+        seen["pids"] = [int(name) for name in os.listdir(str(pids))]
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    before = signal.getsignal(signal.SIGTERM)
+    items = [item(name="a%d" % i, state="running", image=IMAGE) for i in range(2)]
+    killer = threading.Thread(target=interrupt)
+    killer.start()
+    started = time.monotonic()
+    result = run_module(terok_tasks, dict(args(items, concurrency=concurrency), executable=str(wrapper)))
+    killer.join()
+    assert time.monotonic() - started < 15
+    assert result.get("failed") is True and "interrupted by SIGTERM" in result["msg"], result
+    assert signal.getsignal(signal.SIGTERM) == before  # the module's handler is gone again
+    assert seen["pids"]
+    for pid in seen["pids"]:  # the streaming podman calls were killed and reaped
+        with pytest.raises(ProcessLookupError):
+            os.kill(pid, 0)
+    assert tree_snapshot(root) == seen["tree"]  # nothing written after the lock was let go
+    with ProjectLock(layout.meta_dir("demo"), timeout=0):  # and the lock is not held
+        pass
