@@ -147,7 +147,7 @@ class ModuleRunner(CommandRunner):
     def __init__(self, module: AnsibleModule) -> None:
         self.module = module
         self._running: set = set()  # the processes started and not reaped yet
-        self._guard = threading.Lock()
+        self._guard = threading.RLock()  # reentrant: kill_all runs in a signal handler on the main thread
         self._killed = False  # kill_all was called: no further process starts
 
     def track(self, process: Any) -> None:

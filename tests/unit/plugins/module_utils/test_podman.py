@@ -356,6 +356,22 @@ def test_a_call_past_its_deadline_is_killed_and_fails_naming_the_call_and_the_de
         os.kill(int(pid_file.read_text()), 0)
 
 
+def test_kill_all_ends_the_modules_runners_processes_and_starts_no_more(tmp_path):
+    runner, ended = module_runner(), []
+    exe = script(tmp_path, "exec sleep 60\n")
+    thread = threading.Thread(target=lambda: ended.append(runner.stream([exe, "logs", "--follow", "c"], "never", 60)))
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not runner._running and time.monotonic() < deadline:  # pylint: disable=protected-access
+        time.sleep(0.01)
+    runner.kill_all()
+    thread.join(10)
+    assert ended and ended[0][0] == "ended"  # killed, not timed out
+    with pytest.raises(PodmanError) as err:
+        runner.run([exe, "ps"], timeout=5)
+    assert err.value.msg == "podman-script ps was not run: the run was interrupted"
+
+
 def test_stop_failure_raises(exe):
     with pytest.raises(PodmanError) as err:
         Podman(exe, Recorder((125, "", "Error: no such container"))).stop("c", 10)
