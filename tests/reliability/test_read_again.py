@@ -6,11 +6,9 @@
 
 from __future__ import annotations
 
-import glob
 import os
 import secrets
 import subprocess
-import tempfile
 import time
 
 import pytest
@@ -31,25 +29,23 @@ def _mine(project):
             if name.startswith(project + "-")]
 
 
-def _env_dirs():
-    return set(glob.glob(os.path.join(tempfile.gettempdir(), "terok-env-*")))
-
-
 @pytest.fixture
 def world(tmp_path):
-    """(project, root, init script); afterwards nothing of the project is left in podman or the temp dir."""
+    """(project, root, init script, environment of the runs); afterwards nothing of the project is left
+    in podman or in the runs' own temp dir (TMPDIR: the modules' env files go there)."""
     project = "ra" + secrets.token_hex(3)
     root = str(tmp_path / "root")
     init = tmp_path / "init-slow.sh"
     init.write_text('#!/bin/bash\nsleep 5\necho "%s"\nexec "$@"\n' % READY_LINE)
     init.chmod(0o755)
-    env_dirs = _env_dirs()
-    yield project, root, str(init)
+    temp = tmp_path / "tmp"
+    temp.mkdir()
+    yield project, root, str(init), S.ansible_env({"TMPDIR": str(temp)})
     left = _mine(project)
     if left:
         _podman("rm", "--force", "--time", "0", *left)
     assert not _mine(project)
-    assert _env_dirs() <= env_dirs, "env files left in the temp dir"
+    assert os.listdir(str(temp)) == [], "left in the temp dir"
     secrets_left = [name for name in _podman("secret", "ls", "--format", "{{.Name}}").stdout.split()
                     if name.startswith(project + "-")]
     assert not secrets_left
@@ -57,20 +53,21 @@ def world(tmp_path):
 
 @pytest.mark.parametrize("concurrency", [1, 4])
 def test_a_task_stopped_by_another_run_during_a_wait_is_reported_as_podman_has_it(world, concurrency):
-    project, root, init = world
+    project, root, init, env = world
     base = {"root": root, "image": IMAGE}
-    first = S.adhoc("terok_tasks", dict(base, tasks=[dict(project=project, name="y", state="running")]))
+    first = S.adhoc("terok_tasks", dict(base, tasks=[dict(project=project, name="y", state="running")]), env=env)
     assert not first.failed, first
     y_name = first.result["tasks"][0]["container_name"]
     # x is new and its init takes 5 s: the run lets the project lock go while it waits
     items = [dict(project=project, name="x", state="running", init_script=init),
              dict(project=project, name="y", state="running")]
-    proc = S.adhoc_popen("terok_tasks", dict(base, tasks=items, concurrency=concurrency))
+    proc = S.adhoc_popen("terok_tasks", dict(base, tasks=items, concurrency=concurrency), env=env)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline and len(_mine(project)) < 2:
         time.sleep(0.2)
     assert len(_mine(project)) == 2, "x's container was not made within 60 s"
-    stop = S.adhoc("terok_tasks", dict(base, tasks=[dict(project=project, name="y", state="stopped", stop_timeout=2)]))
+    stop = S.adhoc("terok_tasks", dict(base, tasks=[dict(project=project, name="y", state="stopped", stop_timeout=2)]),
+                   env=env)
     assert not stop.failed and stop.result["tasks"][0]["status"] == "stopped", stop
     run = S.adhoc_collect(proc)
     assert not run.failed, run
