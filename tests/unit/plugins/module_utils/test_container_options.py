@@ -251,7 +251,7 @@ class _Listing(CommandRunner):
     def __init__(self, out):
         self.out = out
 
-    def run(self, argv, data=None):
+    def run(self, argv, data=None, timeout=None):
         return 0, self.out, ""
 
 
