@@ -413,7 +413,8 @@ class Results:
         if outcome is not None:
             outcome.task = result
             outcome.changed = outcome.changed or moved
-        self.tasks[index] = dict(result, changed=bool(self.tasks[index] and self.tasks[index]["changed"]) or moved)
+        previous = self.tasks[index]
+        self.tasks[index] = dict(result, changed=bool(previous and previous.get("changed")) or moved)
         self.changed = self.changed or moved
 
     def raise_first(self) -> None:
@@ -507,11 +508,12 @@ def _report_as_now(session: TaskSession, indexes: Sequence[int], results: Result
     """
     for index in indexes:
         outcome = results.outcomes[index]
-        if outcome is None or index in results.errors or outcome.reached is None or outcome.reached.task_id is None:
+        reached = outcome.reached if outcome is not None and index not in results.errors else None
+        if outcome is None or reached is None or reached.task_id is None:
             continue
         if outcome.generation == session.generation:
             continue  # converged after the last read afresh: its result holds
-        reached, old = outcome.reached, outcome.task
+        old = outcome.task
         fresh = session.tasks.tasks.get(reached.task_id)
         if fresh is not None and fresh.error:
             continue  # unreadable now: what the item saw is all there is
