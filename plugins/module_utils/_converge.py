@@ -71,7 +71,7 @@ def find_task(tasks: ProjectTasks, spec: Spec) -> Optional[Task]:
         if len(matches) > 1:
             raise TerokError(
                 "name %r is ambiguous in project %s: tasks %s all carry it; give task_id to pick one"
-                % (spec.name, spec.project, ", ".join(sorted(t.task_id for t in matches))),
+                % (spec.name, spec.project, ", ".join(sorted(t.stored_id for t in matches))),
                 option="name",
             )
         task = matches[0] if matches else None
@@ -109,23 +109,29 @@ def start_mode(task: Task, spec: Spec) -> str:
     return mode
 
 
+def _container_name(task: Task, mode: str) -> str:
+    """The task's container in ``mode``; a task that check mode predicts has no id yet (``<new>``)."""
+    return container_name(task.project, mode, task.task_id or "<new>")
+
+
 def plan_running(context: RunContext, task: Task, spec: Spec) -> Tuple[str, str, Optional[str]]:
     """Decide what ``state=running`` needs: (action, container name, warning or None).
 
     Actions: ``none`` (runs), ``done`` (a waited-for job that already ran to its end),
     ``create``, ``start``, ``unpause``, ``recreate``.
     """
-    name = container_name(task.project, start_mode(task, spec), task.task_id)
+    name = _container_name(task, start_mode(task, spec))
+    container = spec.running_container()
     current = context.containers(required=True).get(name)
     if current is None:
         return "create", name, None
-    differs = not spec.container.matches(current.labels.get(SPEC_LABEL), context.secrets_key)
+    differs = not container.matches(current.labels.get(SPEC_LABEL), context.secrets_key)
     foreign = SPEC_LABEL not in current.labels  # made by terok itself (terok-sandbox's own hardening), not by us
     if differs and spec.recreate and (not foreign or spec.recreate_foreign):
         return "recreate", name, None
     drifted = None
     if not differs and current.image_id:
-        latest = context.image_ids().get(spec.container.image)
+        latest = context.image_ids().get(container.image)
         if latest and latest != current.image_id:
             differs, drifted = True, latest  # same options, but the image's name now points at another image
     if differs and spec.recreate and drifted:
@@ -134,7 +140,7 @@ def plan_running(context: RunContext, task: Task, spec: Spec) -> Tuple[str, str,
     if drifted:
         warning = (
             "container %s runs image %s, but %s now points at %s; it is kept as it is. Set recreate=true to replace it"
-            % (name, current.image_id[:12], spec.container.image, drifted[:12])
+            % (name, (current.image_id or "")[:12], container.image, drifted[:12])
         )
     elif differs and foreign:
         warning = (
@@ -159,7 +165,7 @@ def plan_running(context: RunContext, task: Task, spec: Spec) -> Tuple[str, str,
 def active_containers(context: RunContext, task: Task) -> List[str]:
     """The task's containers (any mode) that `podman stop` applies to."""
     listing = context.containers(required=True)
-    return [name for name in container_names(task.project, task.task_id, listing)
+    return [name for name in container_names(task.project, task.stored_id, listing)
             if name in listing and listing[name].state in ACTIVE_STATES]
 
 
@@ -167,7 +173,7 @@ def active_containers(context: RunContext, task: Task) -> List[str]:
 def ensure_present(session: TaskSession, spec: Spec, task: Optional[Task]) -> Task:
     """The task exists, named as ``spec`` asks: create it, or rename it."""
     if task is None:
-        if spec.task_id:
+        if spec.task_id or spec.name is None:
             raise TerokError(
                 "task_id %s does not exist in project %s; omit task_id to create a task by name"
                 % (spec.task_id, spec.project),
@@ -175,7 +181,7 @@ def ensure_present(session: TaskSession, spec: Spec, task: Optional[Task]) -> Ta
             )
         return session.create(spec.name)
     if spec.name and spec.name != task.name:
-        clash = [t.task_id for t in session.tasks.by_name(spec.name) if t.task_id != task.task_id]
+        clash = [t.stored_id for t in session.tasks.by_name(spec.name) if t.task_id != task.task_id]
         if clash:
             raise TerokError(
                 "name %r is taken in project %s by task %s; cannot rename task %s to it"
@@ -192,9 +198,10 @@ def _start(session: TaskSession, task: Task, spec: Spec, action: str, name: str)
     before = task
     mode = start_mode(task, spec)
     mark = session.changes
-    changes = {"mode": mode, "unrestricted": not spec.container.restricted}  # terok records it on every run
-    if mode in ("web", "toad") and spec.container.web_port() is not None:
-        changes["web_port"] = spec.container.web_port()
+    container = spec.running_container()
+    changes = {"mode": mode, "unrestricted": not container.restricted}  # terok records it on every run
+    if mode in ("web", "toad") and container.web_port() is not None:
+        changes["web_port"] = container.web_port()
     task = session.update_meta(task, changes, drop=("ready_at", "exit_code", "stopped_at"))
     mark_started = session.changes
     since = "%.6f" % session.context.now().timestamp()  # for `podman logs --since`
@@ -202,9 +209,9 @@ def _start(session: TaskSession, task: Task, spec: Spec, action: str, name: str)
         if action == "recreate":
             session.capture_logs(task, [name])  # the old container's log would go with it
             session.remove_containers(task, [name])
-            session.create_container(task, spec.container, name, mode)
+            session.create_container(task, container, name, mode)
         elif action == "create":
-            session.create_container(task, spec.container, name, mode)
+            session.create_container(task, container, name, mode)
         elif action == "start":
             session.start_container(task, name)
         elif action == "unpause":
@@ -305,7 +312,7 @@ def ensure_absent(session: TaskSession, spec: Spec, task: Optional[Task]) -> Uni
             return task
     context = session.context
     listing = context.containers()
-    names = container_names(task.project, task.task_id, listing)
+    names = container_names(task.project, task.stored_id, listing)
     present = [name for name in names if name in listing]
     session.capture_logs(task, present)
     entry = session.write_archive_entry(task, required=spec.state == "archived") if spec.archive else None
@@ -336,8 +343,8 @@ def _spec_digest(session: TaskSession, task: Optional[Task], spec: Spec) -> Opti
     if task is None:
         return None
     if task.task_id is None:  # check mode: a new task's container would be made from these options
-        return spec.container.digest(session.context.secrets_key)
-    container = session.context.containers().get(container_name(task.project, start_mode(task, spec), task.task_id))
+        return spec.running_container().digest(session.context.secrets_key)
+    container = session.context.containers().get(_container_name(task, start_mode(task, spec)))
     return container.labels.get(SPEC_LABEL) if container else None
 
 
@@ -361,7 +368,7 @@ def _converge(session: TaskSession, spec: Spec) -> Outcome:
     if isinstance(reached, Gone):
         result = gone_result(reached.project, reached.task_id, reached.name, reached.archive_path)
         return Outcome(changed, result, before, {})
-    if not changed and reached is task:
+    if not changed and reached is task and before_result is not None:
         return Outcome(False, before_result, before, before, reached)  # nothing changed: the result read before holds
     result = session.result(reached)
     if not changed:
@@ -400,8 +407,9 @@ class Results:
         """Item ``index`` failed: its result says so (``failed``, ``msg``, ``option``) and the run fails."""
         result: Dict[str, Any] = {"project": spec.project, "task_id": spec.task_id, "name": spec.name,
                                   "changed": changed, "failed": True, "msg": getattr(exc, "msg", None) or str(exc)}
-        if getattr(exc, "option", None):
-            result["option"] = exc.option
+        option = getattr(exc, "option", None)
+        if option:
+            result["option"] = option
         self.errors[index] = exc
         self.tasks[index] = result
         self.changed = self.changed or changed
@@ -451,7 +459,7 @@ def _check_distinct(tasks: ProjectTasks, specs: Sequence[Spec], indexes: Sequenc
                 "give each task once" % (seen[task.task_id], index, task.task_id, task.project),
                 option="tasks[%d]" % index,
             )
-        seen[task.task_id] = index
+        seen[task.stored_id] = index
 
 
 def _archive_unlisted(session: TaskSession, kept: Set[str], results: Results) -> None:
@@ -575,4 +583,7 @@ def _converge_project(context: RunContext, specs: Sequence[Spec], indexes: Seque
 
 def converge_one(context: RunContext, spec: Spec) -> Outcome:
     """Converge one spec (terok_task): the same loop with a list of one."""
-    return converge_many(context, [spec], items=False).outcomes[0]
+    outcome = converge_many(context, [spec], items=False).outcomes[0]
+    if outcome is None:  # converge_many raises when the one spec failed
+        raise TerokError("task %s of project %s was not converged" % (spec.task_id or spec.name, spec.project))
+    return outcome

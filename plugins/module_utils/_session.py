@@ -249,7 +249,7 @@ class TaskSession:
         """
         with self._writing() as real:
             if not real:
-                self.tasks.drop(task.task_id)
+                self.tasks.drop(task.stored_id)
                 return None
             try:
                 with self._outside(bounded=False):
@@ -261,7 +261,7 @@ class TaskSession:
             else:
                 for failure in self.tasks.remove_metadata(task):
                     self.context.warn(failure)
-            return self.tasks.refresh(task.task_id)
+            return self.tasks.refresh(task.stored_id)
 
     def _remove_task_dir(self, task: Task) -> None:
         try:
@@ -270,7 +270,7 @@ class TaskSession:
             if os.geteuid() == 0:
                 raise
             # the user's own tree, but entries owned by subordinate uids: remove them in podman's user namespace
-            self.context.podman.unshare_remove(self.context.layout.task_dir(task.project, task.task_id))
+            self.context.podman.unshare_remove(self.context.layout.task_dir(task.project, task.stored_id))
             self.tasks.remove_task_dir(task)
 
     # Containers ----------------------------------------------------------------------------
@@ -471,7 +471,7 @@ class TaskSession:
         restarted, renamed, archived it), nothing is written and a warning says so: the fresh
         task comes back (None: it is gone) with ``recorded`` false. A failed wait raises.
         """
-        fresh = task if self.context.check_mode else self.tasks.tasks.get(task.task_id)
+        fresh = task if self.context.check_mode else self.tasks.tasks.get(task.stored_id)
         if seen.exited and self._still_there(task, name, seen.container_id):
             # the container's state is a fact whatever the metadata now says (the container waited for only)
             self._note(task, name, "exited", exit_code=seen.exit_code)

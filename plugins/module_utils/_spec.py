@@ -58,6 +58,12 @@ class Spec:
         # absent / archived: only a task in one of these statuses goes (None: any)
         self.only_if_status: Optional[List[str]] = options.get("only_if_status")
 
+    def running_container(self) -> ContainerSpec:
+        """The container of a ``state=running`` spec (only those carry one)."""
+        if self.container is None:
+            raise TerokError("%s: only state=running has container options, not state=%s" % (self.project, self.state))
+        return self.container
+
     @classmethod
     def from_params(cls, params: Mapping[str, Any], prefix: str = "") -> "Spec":
         """Validate module parameters; every error names its option (``prefix`` for list items)."""
