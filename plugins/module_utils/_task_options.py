@@ -523,6 +523,11 @@ def _flag(flag: str) -> Callable[[Any], List[str]]:
     return lambda value: [] if value is None else [flag, str(value)]
 
 
+def _pairs(flag: str) -> Callable[[Any], List[str]]:
+    """``flag KEY=VALUE`` for every item of a mapping, by key."""
+    return lambda pairs: [word for key in sorted(pairs) for word in (flag, "%s=%s" % (key, pairs[key]))]
+
+
 def _each(flag: str) -> Callable[[Any], List[str]]:
     """``flag VALUE`` for every value of a list."""
     return lambda values: [word for value in values for word in (flag, value)]
@@ -742,13 +747,13 @@ _CONTAINER = (
         "O(tmpfs) and O(volumes) cannot mount C(/home) or C(/root) themselves with it.",
     )),
     Option("labels", "dict", confinement=True, unset={}, check=_mapping(_own_label),
-           flags=lambda labels: [word for key in sorted(labels) for word in ("--label", "%s=%s" % (key, labels[key]))],
+           flags=_pairs("--label"),
            result_doc="The container labels given by O(labels).", doc=(
         "More container labels (C(--label)), such as fleet or cost tags. Keys under C(io.terok.lifecycle.), the "
         "collection's own labels, are refused.",
     )),
     Option("annotations", "dict", confinement=True, unset={}, check=_mapping(_own_annotation),
-           flags=lambda notes: [word for key in sorted(notes) for word in ("--annotation", "%s=%s" % (key, notes[key]))],
+           flags=_pairs("--annotation"),
            result_doc="The annotations given by O(annotations).", doc=(
         "More container annotations (C(--annotation)). C(dossier.meta_path), which terok reads, is the module's "
         "own and refused.",
