@@ -496,8 +496,11 @@ def _converge_items(session: TaskSession, specs: Sequence[Spec], indexes: Sequen
 
     session.pool = ItemPool(concurrency, session.lock.release, session.reacquire, session.refresh)
     try:
-        if session.pool.run(len(indexes), lambda position: one(indexes[position])):
-            results.raise_first()
+        errors = session.pool.run(len(indexes), lambda position: one(indexes[position]))
+        for position, exc in errors.items():
+            if indexes[position] not in results.errors:  # failed in the pool before its work began
+                results.record_failure(indexes[position], specs[indexes[position]], False, exc)
+        results.raise_first()
     finally:
         session.released = session.released or session.pool.released
         session.pool = None

@@ -233,3 +233,26 @@ def test_a_failed_read_after_the_lock_is_taken_again_leaves_the_lock_held_once(m
     assert len(failed) == 1 and "disk broke" in failed[0]["msg"], results.tasks
     ok = [task for task in results.tasks if not task.get("failed")]
     assert len(ok) == 1 and ok[0]["ready_at"], results.tasks  # read afresh by the next item, recorded
+
+
+def test_an_item_the_pool_fails_before_its_work_begins_is_recorded_and_raised(make_runtime, monkeypatch):
+    # an item that comes in while every other item waits takes the lock and reads the tasks before
+    # its work begins; when that read fails the item must fail visibly, not vanish from the results
+    real_run = ItemPool.run
+
+    def run(self, count, work):
+        def failing_second(position):
+            if position == 1:
+                raise TerokError("cannot read the tasks: disk broke")
+            work(position)
+        return real_run(self, count, failing_second)
+
+    monkeypatch.setattr(ItemPool, "run", run)
+    context, _runner = make_runtime()
+    context.podman.runner = SlowPodman({"logs": 0.05})
+    results = Results(3)
+    with pytest.raises(TerokError) as err:
+        converge_many(context, running(3), results=results, concurrency=3)
+    assert "disk broke" in err.value.msg
+    assert results.tasks[1]["failed"] is True and "disk broke" in results.tasks[1]["msg"]
+    assert "failed" not in results.tasks[0]
