@@ -489,7 +489,7 @@ def _converge_items(session: TaskSession, specs: Sequence[Spec], indexes: Sequen
             kept.add(outcome.task["task_id"])  # named by the list, whatever its state
 
     with_containers = [index for index in indexes if specs[index].state != "present"]
-    if concurrency <= 1 or len(with_containers) < 2 or session.context.check_mode or session.lock is None:
+    if concurrency <= 1 or len(with_containers) < 2 or session.lock is None:
         for index in indexes:
             one(index)
         return kept

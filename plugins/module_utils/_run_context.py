@@ -63,6 +63,14 @@ class RunGate:
         yield not self.check_mode
         self.count(1)
 
+    @property
+    def acting(self) -> bool:
+        """Whether the run acts (False in check mode, which predicts): the gate for steps that are no
+        change of their own, so ``writing`` does not count them: a lock file made, what a killed run
+        left swept away, the secrets key drawn, the project lock let go for a wait, podman asked
+        about a container it makes."""
+        return not self.check_mode
+
     def warn(self, message: str) -> None:
         """Add a warning for the module result, once."""
         if message not in self.warnings:
@@ -178,7 +186,7 @@ class RunContext(RunGate):
     def secrets_key(self) -> bytes:
         """The host's key for hashing secrets, read once (drawn and kept when missing, outside check mode)."""
         if self._secrets_key is None:
-            self._secrets_key = load_key(self.layout.root, create=not self.check_mode)
+            self._secrets_key = load_key(self.layout.root, create=self.acting)
         return self._secrets_key
 
     def image_ids(self) -> Dict[str, str]:

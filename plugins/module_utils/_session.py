@@ -51,7 +51,7 @@ def open_session(context: RunContext, project: str, may_create: bool) -> Iterato
     In check mode the lock file is not made (an existing one is still waited for).
     """
     lock = ProjectLock(
-        context.layout.meta_dir(project), context.lock_timeout, create=not context.check_mode, create_dir=may_create
+        context.layout.meta_dir(project), context.lock_timeout, create=context.acting, create_dir=may_create
     )
     with lock:
         session = TaskSession(context, ProjectTasks(context.layout, project).load(), lock)
@@ -137,7 +137,7 @@ class TaskSession:
     def sweep_incomplete(self) -> None:
         """Remove what a killed create left (housekeeping: not reported as a change)."""
         self.context.check_interrupted()
-        if not self.context.check_mode:
+        if self.context.acting:
             self.tasks.sweep_incomplete(self.context.warn)
 
     def create(self, name: str) -> Task:
@@ -299,7 +299,7 @@ class TaskSession:
             layout.dossier_path(task.project, task.task_id) if task.task_id else "",
             self.context.secrets_key,
             # podman is asked whether it runs rootless only when a container is really made
-            spec.values["userns"] is None and not self.context.check_mode and self.context.rootless(),
+            spec.values["userns"] is None and self.context.acting and self.context.rootless(),
         )
         container_id = None
         with self._writing() as real:
@@ -393,7 +393,7 @@ class TaskSession:
         Check mode waits for nothing, so it keeps the lock and its predicted model. With items
         side by side, the pool lets the lock go while every item waits (see ``_item_pool``).
         """
-        if self.context.check_mode or self.lock is None:
+        if not self.context.acting or self.lock is None:
             yield
             return
         if self.pool is not None:
@@ -471,7 +471,7 @@ class TaskSession:
         restarted, renamed, archived it), nothing is written and a warning says so: the fresh
         task comes back (None: it is gone) with ``recorded`` false. A failed wait raises.
         """
-        fresh = task if self.context.check_mode else self.tasks.tasks.get(task.stored_id)
+        fresh = self.tasks.tasks.get(task.stored_id) if task.task_id is not None else task  # check mode: predicted
         if seen.exited and self._still_there(task, name, seen.container_id):
             # the container's state is a fact whatever the metadata now says (the container waited for only)
             self._note(task, name, "exited", exit_code=seen.exit_code)

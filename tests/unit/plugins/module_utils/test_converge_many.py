@@ -15,6 +15,7 @@ from ansible_collections.terok.lifecycle.plugins.module_utils import _converge, 
 from ansible_collections.terok.lifecycle.plugins.module_utils._archive import TASK_JSON, list_entries
 from ansible_collections.terok.lifecycle.plugins.module_utils._converge import converge_many
 from ansible_collections.terok.lifecycle.plugins.module_utils._errors import TerokError
+from ansible_collections.terok.lifecycle.plugins.module_utils._item_pool import ItemPool
 from ansible_collections.terok.lifecycle.plugins.module_utils._lock import ProjectLock
 from ansible_collections.terok.lifecycle.plugins.module_utils._metadata import MANAGED_BY, MANAGED_KEY
 from ansible_collections.terok.lifecycle.plugins.module_utils._project_tasks import ProjectTasks
@@ -637,19 +638,24 @@ def test_rerun_is_idempotent(make_runtime, root, full_tree, tree_snapshot):
     assert runner2.subcommands() == ["ps"]
 
 
-@pytest.mark.parametrize("exclusive", [False, True])
-def test_check_mode_writes_nothing(make_runtime, root, full_tree, tree_snapshot, exclusive):
+@pytest.mark.parametrize("exclusive, concurrency", [(False, 1), (True, 1), (False, 4)])
+def test_check_mode_writes_nothing(make_runtime, root, full_tree, tree_snapshot, exclusive, concurrency, monkeypatch):
+    # with concurrency the items are predicted by the same side-by-side path that acts
+    pools = []
+    real_run = ItemPool.run
+    monkeypatch.setattr(ItemPool, "run", lambda pool, count, work: pools.append(count) or real_run(pool, count, work))
     before = tree_snapshot(root)
     runtime, runner = make_runtime(check_mode=True, containers=copy.deepcopy(full_tree))
-    predicted = converge_many(runtime, specs(*full_items(), image=IMAGE), exclusive=exclusive)
+    predicted = converge_many(runtime, specs(*full_items(), image=IMAGE), exclusive=exclusive, concurrency=concurrency)
     assert tree_snapshot(root) == before
     assert runner.mutating_calls() == []
     assert runner.subcommands() == ["ps"]
     assert runner.spawned == []
     assert predicted.tasks[0]["task_id"] is None and predicted.tasks[0]["name"] == "run-me"
     assert predicted.tasks[4]["name"] == "renamed"
+    assert pools == ([] if concurrency == 1 else [4, 3])  # alpha's four items, beta's three
     runtime2, _runner2 = make_runtime(containers=copy.deepcopy(full_tree))
-    real = converge_many(runtime2, specs(*full_items(), image=IMAGE), exclusive=exclusive)
+    real = converge_many(runtime2, specs(*full_items(), image=IMAGE), exclusive=exclusive, concurrency=concurrency)
     assert [t["changed"] for t in predicted.tasks] == [t["changed"] for t in real.tasks]
     # a container that check mode would create has no name yet, so its status is not predicted (item 0)
     assert [t["status"] for t in predicted.tasks][1:] == [t["status"] for t in real.tasks][1:]
