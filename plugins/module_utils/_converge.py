@@ -9,9 +9,10 @@
 ``converge_many`` is the one loop, for one spec (terok_task) and for many (terok_tasks):
 project by project in name order, one task session each (one lock, one read), every spec
 through ``converge``, which finds the task and calls ``ENSURE[spec.state]``. With
-``concurrency`` above 1 the container work of a project's items overlaps (``_item_pool``). The ensure
-functions decide; the session's primitives act, or in check mode only predict, so nothing
-here depends on check mode.
+``concurrency`` above 1 a project's items go by phases (``_phases``): decided in list order,
+their podman actions and waits side by side. The ensure functions decide, as generators of
+steps; the session's primitives act (yielding each podman action and wait to the driver), or
+in check mode only predict, so nothing here depends on check mode.
 """
 
 from __future__ import annotations
@@ -19,7 +20,6 @@ from __future__ import annotations
 from ansible_collections.terok.lifecycle.plugins.module_utils import _archive
 from ansible_collections.terok.lifecycle.plugins.module_utils._container_spec import SPEC_LABEL
 from ansible_collections.terok.lifecycle.plugins.module_utils._errors import TerokError
-from ansible_collections.terok.lifecycle.plugins.module_utils._item_pool import ItemPool
 from ansible_collections.terok.lifecycle.plugins.module_utils._naming import MODES, container_name, container_names
 from ansible_collections.terok.lifecycle.plugins.module_utils._podman import PodmanError
 from ansible_collections.terok.lifecycle.plugins.module_utils._project_tasks import ProjectTasks, Task
@@ -30,7 +30,9 @@ from ansible_collections.terok.lifecycle.plugins.module_utils._spec import Spec
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # the names are for annotations only: typing is not imported at run time
-    from typing import Any, Dict, List, Optional, Sequence, Set, Tuple, Union
+    from typing import Any, Callable, Dict, Generator, List, Optional, Sequence, Set, Tuple, Union
+
+    from ansible_collections.terok.lifecycle.plugins.module_utils._phases import Steps
 
 # States in which a container still runs its processes and `podman stop` applies.
 ACTIVE_STATES = ("running", "paused", "stopping")
@@ -192,7 +194,7 @@ def ensure_present(session: TaskSession, spec: Spec, task: Optional[Task]) -> Ta
     return session.ensure_files(task)
 
 
-def _start(session: TaskSession, task: Task, spec: Spec, action: str, name: str) -> Tuple[Task, str]:
+def _start(session: TaskSession, task: Task, spec: Spec, action: str, name: str) -> Generator[Any, Any, Tuple[Task, str]]:
     """Carry out ``action`` of plan_running; return the task and the time the start began."""
     # a (re)start begins a new run: mode set once, readiness, exit code and stop of the last run dropped
     before = task
@@ -207,15 +209,15 @@ def _start(session: TaskSession, task: Task, spec: Spec, action: str, name: str)
     since = "%.6f" % session.context.now().timestamp()  # for `podman logs --since`
     try:
         if action == "recreate":
-            session.capture_logs(task, [name])  # the old container's log would go with it
-            session.remove_containers(task, [name])
-            session.create_container(task, container, name, mode)
+            yield from session.capture_logs(task, [name])  # the old container's log would go with it
+            yield from session.remove_containers(task, [name])
+            yield from session.create_container(task, container, name, mode)
         elif action == "create":
-            session.create_container(task, container, name, mode)
+            yield from session.create_container(task, container, name, mode)
         elif action == "start":
-            session.start_container(task, name)
+            yield from session.start_container(task, name)
         elif action == "unpause":
-            session.unpause_container(task, name)
+            yield from session.unpause_container(task, name)
     except TerokError:
         # the podman action failed: the last run's readiness and exit code still hold
         session.restore_meta(task, before, mark if session.changes == mark_started else None)
@@ -223,7 +225,7 @@ def _start(session: TaskSession, task: Task, spec: Spec, action: str, name: str)
     return task, since
 
 
-def ensure_running(session: TaskSession, spec: Spec, task: Optional[Task]) -> Union[Task, "Gone"]:
+def ensure_running(session: TaskSession, spec: Spec, task: Optional[Task]) -> Generator[Any, Any, Union[Task, "Gone"]]:
     """The task's container runs; readiness and exit are waited for as ``spec`` asks.
 
     The waits run with the project lock released; what they saw is recorded under the lock.
@@ -244,15 +246,14 @@ def ensure_running(session: TaskSession, spec: Spec, task: Optional[Task]) -> Un
     needs_ready = spec.wait_ready and (action != "none" or "ready_at" not in task.meta)
     since = None
     if action != "none":
-        task, since = _start(session, task, spec, action, name)
+        task, since = yield from _start(session, task, spec, action, name)
     # readiness is recorded before the exit is waited for: the task shows as running meanwhile
     for ready_timeout, exit_timeout in ((spec.ready_timeout, None), (None, spec.wait_timeout)):
         if (ready_timeout is not None and not needs_ready) or (exit_timeout is not None and not spec.wait):
             continue
         container_id = session.container_id(name) if task.task_id else None  # read under the lock
-        with session.unlocked():
-            seen = session.await_container(name, since, ready_timeout, exit_timeout, container_id)
-        fresh, recorded = session.record_wait(task, name, seen)
+        seen = yield from session.await_container(name, since, ready_timeout, exit_timeout, container_id)
+        fresh, recorded = yield from session.record_wait(task, name, seen)
         if fresh is None:
             return Gone(task.project, task.task_id, task.name, None)
         if not recorded:
@@ -261,15 +262,15 @@ def ensure_running(session: TaskSession, spec: Spec, task: Optional[Task]) -> Un
     return task
 
 
-def ensure_stopped(session: TaskSession, spec: Spec, task: Optional[Task]) -> Task:
+def ensure_stopped(session: TaskSession, spec: Spec, task: Optional[Task]) -> Generator[Any, Any, Task]:
     """No container of the task runs; a task that never ran is stopped already."""
     task = ensure_present(session, spec, task)
     if task.task_id is None or not task.mode:
         return task
     names = active_containers(session.context, task)
     for name in names:
-        session.stop_container(task, name, spec.stop_timeout)
-    session.capture_logs(task, names)
+        yield from session.stop_container(task, name, spec.stop_timeout)
+    yield from session.capture_logs(task, names)
     if names:  # recorded, so that a run waiting for this container sees that it was stopped
         task = session.update_meta(task, {"stopped_at": session.context.now().isoformat()})
     return task
@@ -293,7 +294,7 @@ def _already_gone(session: TaskSession, spec: Spec) -> Gone:
     return Gone(spec.project, task_id, spec.name, path)
 
 
-def ensure_absent(session: TaskSession, spec: Spec, task: Optional[Task]) -> Union[Task, Gone]:
+def ensure_absent(session: TaskSession, spec: Spec, task: Optional[Task]) -> Generator[Any, Any, Union[Task, Gone]]:
     """The task is gone, as terok deletes one, each step best-effort (a warning when it fails).
 
     Order: capture logs, write the archive entry, mark ``deleting``, remove every mode's
@@ -314,22 +315,28 @@ def ensure_absent(session: TaskSession, spec: Spec, task: Optional[Task]) -> Uni
     listing = context.containers()
     names = container_names(task.project, task.stored_id, listing)
     present = [name for name in names if name in listing]
-    session.capture_logs(task, present)
+    yield from session.capture_logs(task, present)
     entry = session.write_archive_entry(task, required=spec.state == "archived") if spec.archive else None
     task = session.mark_deleting(task)
     try:
         # without a listing, ask podman to remove every mode's container; it ignores missing ones
-        session.remove_containers(task, present if context.listing_ok else names)
+        yield from session.remove_containers(task, present if context.listing_ok else names)
     except PodmanError as exc:
         context.warn("container removal failed: %s" % exc.msg)
-    remains = session.remove_files(task)
+    remains = yield from session.remove_files(task)
     if remains is not None:
         return remains  # reported as it is (deleting), never as absent, until a rerun removes the rest
     return Gone(task.project, task.task_id, task.name, entry)
 
 
+def _present_steps(session: TaskSession, spec: Spec, task: Optional[Task]) -> Generator[Any, Any, Task]:
+    """``ensure_present`` as steps, like the other states (it needs no podman)."""
+    return ensure_present(session, spec, task)
+    yield  # a generator, though it yields nothing
+
+
 ENSURE = {
-    "present": ensure_present,
+    "present": _present_steps,
     "running": ensure_running,
     "stopped": ensure_stopped,
     "absent": ensure_absent,
@@ -349,21 +356,26 @@ def _spec_digest(session: TaskSession, task: Optional[Task], spec: Spec) -> Opti
 
 
 def converge(session: TaskSession, spec: Spec) -> Outcome:
-    """Bring one task to ``spec`` within a session: find it, reach its state, report."""
+    """Bring one task to ``spec`` within a session, alone: each podman action and wait made as it comes."""
+    return session.drive(converge_steps(session, spec))
+
+
+def converge_steps(session: TaskSession, spec: Spec) -> Generator[Any, Any, Outcome]:
+    """Bring one task to ``spec`` within a session: find it, reach its state, report; as steps."""
     generation = session.generation
-    outcome = _converge(session, spec)
+    outcome = yield from _converge(session, spec)
     outcome.generation = generation
     return outcome
 
 
-def _converge(session: TaskSession, spec: Spec) -> Outcome:
+def _converge(session: TaskSession, spec: Spec) -> Generator[Any, Any, Outcome]:
     task = find_task(session.tasks, spec)
     before_result = session.result(task) if task else None
     before = diff_state(task, before_result, session.file_state(task))
     if spec.state == "running" and before:
         before["container_spec"] = _spec_digest(session, task, spec)
     mark = session.changes
-    reached: Union[Task, Gone] = ENSURE[spec.state](session, spec, task)
+    reached: Union[Task, Gone] = yield from ENSURE[spec.state](session, spec, task)
     changed = session.changes > mark
     if isinstance(reached, Gone):
         result = gone_result(reached.project, reached.task_id, reached.name, reached.archive_path)
@@ -489,21 +501,27 @@ def _converge_items(session: TaskSession, specs: Sequence[Spec], indexes: Sequen
             kept.add(outcome.task["task_id"])  # named by the list, whatever its state
 
     with_containers = [index for index in indexes if specs[index].state != "present"]
-    if concurrency <= 1 or len(with_containers) < 2 or session.lock is None:
+    if concurrency <= 1 or len(with_containers) < 2:
         for index in indexes:
             one(index)
         return kept
 
-    session.pool = ItemPool(concurrency, session.lock.release, session.reacquire, session.refresh)
-    try:
-        errors = session.pool.run(len(indexes), lambda position: one(indexes[position]))
-        for position, exc in errors.items():
-            if indexes[position] not in results.errors:  # failed in the pool before its work began
-                results.record_failure(indexes[position], specs[indexes[position]], False, exc)
+    def steps(index: int) -> Callable[[], Steps]:
+        def item() -> Steps:
+            try:
+                outcome = yield from converge_steps(session, specs[index])
+            except GeneratorExit:  # never resumed: the run ended before it
+                raise
+            except BaseException as exc:  # recorded for this item, then raised by results.raise_first
+                results.record_failure(index, specs[index], session.changes > 0, exc)
+                raise
+            results.record(index, specs[index], outcome)
+            if outcome.task.get("task_id"):
+                kept.add(outcome.task["task_id"])
+        return item
+
+    if session.run_items([steps(index) for index in indexes], concurrency):
         results.raise_first()
-    finally:
-        session.released = session.released or session.pool.released
-        session.pool = None
     return kept
 
 

@@ -14,22 +14,23 @@ finished (a primitive that fails changed nothing); then the primitive updates th
 model the same way in both modes. Converging (``_converge.py``) is built from
 these primitives only, so check mode predicts with the very code that acts.
 
-When a project's items are converged side by side (``_item_pool``), ``pool`` is set: the
-primitives then let other items decide while podman acts (``_outside``), and the changes
-are counted per item (``changes`` is the calling thread's count).
+The primitives that need podman, or a wait, are generators of steps (``_phases``): they yield
+the podman action (``Act``) or the wait (``Wait``) instead of making it, so that a project's
+items can act and wait side by side while every decision and write stays on the caller's thread;
+``drive`` takes steps through one at a time. The changes are counted per item (``changes``).
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
-import threading
 
 from ansible_collections.terok.lifecycle.plugins.module_utils import _archive
 from ansible_collections.terok.lifecycle.plugins.module_utils._container_spec import READY_LINE, ContainerSpec
 from ansible_collections.terok.lifecycle.plugins.module_utils._errors import TerokError
 from ansible_collections.terok.lifecycle.plugins.module_utils._lock import ProjectLock
 from ansible_collections.terok.lifecycle.plugins.module_utils._metadata import new_dossier
+from ansible_collections.terok.lifecycle.plugins.module_utils._phases import Act, Item, Phases, Wait, no_steps
 from ansible_collections.terok.lifecycle.plugins.module_utils._podman import PodmanError
 from ansible_collections.terok.lifecycle.plugins.module_utils._project_tasks import ProjectTasks, Task, new_task_meta
 from ansible_collections.terok.lifecycle.plugins.module_utils._results import task_result
@@ -38,9 +39,9 @@ from ansible_collections.terok.lifecycle.plugins.module_utils._secrets import SE
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # the names are for annotations only: typing is not imported at run time
-    from typing import Iterator, List, Optional, Sequence, Tuple
+    from typing import Any, Callable, Iterator, List, Optional, Sequence, Tuple
 
-    from ansible_collections.terok.lifecycle.plugins.module_utils._item_pool import ItemPool
+    from ansible_collections.terok.lifecycle.plugins.module_utils._phases import Steps
 
 
 @contextlib.contextmanager
@@ -87,20 +88,47 @@ class TaskSession:
         self.tasks = tasks
         self.project = tasks.project
         self.lock = lock
-        self.pool: Optional[ItemPool] = None  # set while items are converged side by side
-        self.released = False  # the lock was let go for a wait at some point
         self.generation = 0  # how many times the world was read afresh (``refresh``)
         self._files: dict = {}  # task id -> file state after ensure_files (what check mode predicts)
-        self._item = threading.local()  # the changes of the item the calling thread converges
+        self._item = Item(0, no_steps())  # the item whose steps run now (its changes are counted)
+        self.phases = Phases(
+            self._enter, self._let_go if self.lock is not None and context.acting else None,
+            self.reacquire, self.refresh, context.check_interrupted,
+        )
+
+    @property
+    def released(self) -> bool:
+        """Whether the lock was let go for a wait at some point (the world was read afresh)."""
+        return self.phases.released
 
     @property
     def changes(self) -> int:
-        """How many changes the calling thread's item made so far (a mark to compare against)."""
-        return getattr(self._item, "changes", 0)
+        """How many changes the item whose steps run now made so far (a mark to compare against)."""
+        return self._item.changes
+
+    def _enter(self, item: Item) -> None:
+        self._item = item
 
     def _count(self, amount: int) -> None:
         self.context.count(amount)
-        self._item.changes = self.changes + amount
+        self._item.changes += amount
+
+    def drive(self, steps: Steps) -> Any:
+        """Take ``steps`` through alone, each podman action and wait made as it comes; return their result."""
+        outer = self._item
+        try:
+            return self.phases.drive(steps)
+        finally:
+            outer.changes += self._item.changes if self._item is not outer else 0
+            self._item = outer
+
+    def run_items(self, steps: Sequence[Callable[[], Steps]], limit: int) -> dict:
+        """Take items' steps through together, by phases (``Phases.run``); the failures by position."""
+        outer = self._item
+        try:
+            return self.phases.run(steps, limit)
+        finally:
+            self._item = outer
 
     @contextlib.contextmanager
     def _writing(self) -> Iterator[bool]:
@@ -109,23 +137,14 @@ class TaskSession:
         An interrupted run writes nothing more (RunInterrupted).
         """
         self.context.check_interrupted()
-        with self.context.writing() as real:
-            yield real
-        self._item.changes = self.changes + 1
-
-    @contextlib.contextmanager
-    def _outside(self, bounded: bool = True) -> Iterator[None]:
-        """Around a podman action: other items may decide meanwhile (a no-op for one item at a time).
-
-        ``bounded``: a container start, counted against ``concurrency``; stops, removals and log
-        captures mostly wait on podman and are not. When the run was interrupted meanwhile (the
-        action's process killed), RunInterrupted is raised instead of what the action did or raised.
-        """
+        ended_well = False
         try:
-            with self.pool.outside(bounded) if self.pool is not None else contextlib.nullcontext():
-                yield
-        finally:
-            self.context.check_interrupted()
+            with self.context.writing() as real:
+                yield real
+            ended_well = True
+        finally:  # also when a step's generator is closed before its end: nothing is counted then
+            if ended_well:
+                self._item.changes += 1
 
     def result(self, task: Task, archive_path: Optional[str] = None) -> dict:
         """The task's result dict; a task that never ran needs no podman call."""
@@ -239,7 +258,7 @@ class TaskSession:
                     self.context.warn("could not mark task %s as deleting: %s" % (task.task_id, exc.msg))
         return task.with_meta(meta)
 
-    def remove_files(self, task: Task) -> Optional[Task]:
+    def remove_files(self, task: Task) -> Steps:
         """Remove the task directory, then the metadata; return the task if any of it remains.
 
         Files that an agent made as another uid inside a rootless container belong to a
@@ -252,8 +271,7 @@ class TaskSession:
                 self.tasks.drop(task.stored_id)
                 return None
             try:
-                with self._outside(bounded=False):
-                    self._remove_task_dir(task)
+                yield Act(lambda: self._remove_task_dir(task), bounded=False)
             except (OSError, TerokError) as exc:
                 self.context.check_interrupted()
                 # keep the metadata (marked deleting): the task stays listed and a rerun retries
@@ -287,7 +305,7 @@ class TaskSession:
         current = self.context.containers().get(name)
         return current.id if current is not None else None
 
-    def create_container(self, task: Task, spec: ContainerSpec, name: str, mode: str) -> None:
+    def create_container(self, task: Task, spec: ContainerSpec, name: str, mode: str) -> Steps:
         """``podman run`` the task's container from ``spec``, its secrets first made podman secrets."""
         layout, podman = self.context.layout, self.context.podman
         request = spec.run_request(
@@ -301,45 +319,45 @@ class TaskSession:
             # podman is asked whether it runs rootless only when a container is really made
             spec.values["userns"] is None and self.context.acting and self.context.rootless(),
         )
+
+        def run() -> Optional[str]:
+            try:
+                for (secret, _target), variable in zip(request.secrets, sorted(spec.secret_env)):
+                    podman.create_secret(secret, spec.secret_env[variable])
+                return podman.run_container(request)
+            except TerokError:
+                podman.remove_secrets([secret for secret, _target in request.secrets])
+                raise
+
         container_id = None
         with self._writing() as real:
             if real:
-                with self._outside():
-                    try:
-                        for (secret, _target), variable in zip(request.secrets, sorted(spec.secret_env)):
-                            podman.create_secret(secret, spec.secret_env[variable])
-                        container_id = podman.run_container(request)
-                    except TerokError:
-                        podman.remove_secrets([secret for secret, _target in request.secrets])
-                        raise
+                container_id = yield Act(run)
                 self.context.warn_unenforced_limits(spec.values)
         self._note(task, name, "running", dict(request.labels), container_id=container_id)
 
-    def start_container(self, task: Task, name: str) -> None:
+    def start_container(self, task: Task, name: str) -> Steps:
         """Start a stopped container again (its workspace keeps the local work)."""
         with self._writing() as real:
             if real:
-                with self._outside():
-                    self.context.podman.start(name)
+                yield Act(lambda: self.context.podman.start(name))
         self._note(task, name, "running")
 
-    def unpause_container(self, task: Task, name: str) -> None:
+    def unpause_container(self, task: Task, name: str) -> Steps:
         """Unpause a paused container."""
         with self._writing() as real:
             if real:
-                with self._outside():
-                    self.context.podman.unpause(name)
+                yield Act(lambda: self.context.podman.unpause(name))
         self._note(task, name, "running")
 
-    def stop_container(self, task: Task, name: str, timeout: int) -> None:
+    def stop_container(self, task: Task, name: str, timeout: int) -> Steps:
         """``podman stop --time timeout`` one container."""
         with self._writing() as real:
             if real:
-                with self._outside(bounded=False):
-                    self.context.podman.stop(name, timeout)
+                yield Act(lambda: self.context.podman.stop(name, timeout), bounded=False)
         self._note(task, name, "exited")
 
-    def remove_containers(self, task: Task, names: Sequence[str]) -> None:
+    def remove_containers(self, task: Task, names: Sequence[str]) -> Steps:
         """Force-remove containers of the task, and the podman secrets they were given.
 
         Raise PodmanError when podman fails.
@@ -352,28 +370,35 @@ class TaskSession:
             for name in names if name in listing
             for variable in filter(None, listing[name].labels.get(SECRETS_LABEL, "").split(","))
         ]
+
+        def remove() -> None:
+            self.context.podman.remove(names)
+            self.context.podman.remove_secrets(secrets)
+
         with self._writing() as real:
             if real:
-                with self._outside(bounded=False):
-                    self.context.podman.remove(names)
-                    self.context.podman.remove_secrets(secrets)
+                yield Act(remove, bounded=False)
         for name in names:
             self._note(task, name, None)
 
-    def capture_logs(self, task: Task, names: Sequence[str]) -> None:
+    def capture_logs(self, task: Task, names: Sequence[str]) -> Steps:
         """Save ``podman logs --timestamps`` of ``names`` to ``logs/container.log``; failures warn."""
         if not names:
             return
         with self._writing() as real:
             if not real:
                 return
-            chunks, failures = [], []
-            with self._outside(bounded=False):
+
+            def capture() -> Tuple[List[str], List[str]]:
+                chunks, failures = [], []
                 for name in names:
                     try:
                         chunks.append(self.context.podman.logs(name))
                     except PodmanError as exc:
                         failures.append("log capture for %s failed: %s" % (name, exc.msg))
+                return chunks, failures
+
+            chunks, failures = yield Act(capture, bounded=False)
             for failure in failures:
                 self.context.warn(failure)
             if not chunks:
@@ -384,29 +409,10 @@ class TaskSession:
                 self.context.warn("could not save the logs of task %s: %s" % (task.task_id, exc))
 
     # Waiting ---------------------------------------------------------------------------------
-    @contextlib.contextmanager
-    def unlocked(self) -> Iterator[None]:
-        """Let other runs at the project while this one waits: the lock covers decisions and
-        writes, never a wait. Afterwards the lock is taken again, and the tasks and the
-        container listing are read afresh (the listing when next needed).
-
-        Check mode waits for nothing, so it keeps the lock and its predicted model. With items
-        side by side, the pool lets the lock go while every item waits (see ``_item_pool``).
-        """
-        if not self.context.acting or self.lock is None:
-            yield
-            return
-        if self.pool is not None:
-            with self.pool.waiting():
-                yield
-            return
-        self.lock.release()
-        self.released = True
-        try:
-            yield
-        finally:
-            self.reacquire()
-            self.refresh()
+    def _let_go(self) -> None:
+        """Let go of the lock for a wait (check mode waits for nothing and keeps it)."""
+        if self.lock is not None:
+            self.lock.release()
 
     def reacquire(self) -> None:
         """Take the lock again after a wait; an interrupted run leaves it let go (RunInterrupted)."""
@@ -423,11 +429,14 @@ class TaskSession:
     def await_container(
         self, name: str, since: Optional[str], ready_timeout: Optional[int], exit_timeout: Optional[int],
         container_id: Optional[str] = None,
-    ) -> WaitOutcome:
+    ) -> Steps:
         """Follow the log to the init script's ready line and/or wait for the exit; write nothing.
 
-        Meant to run ``unlocked``. Check mode predicts that the line comes and that the container
-        exits cleanly (with a warning: it cannot know the code). A podman failure is kept in the outcome.
+        The wait is a ``Wait`` step: made with the project lock let go, which covers decisions
+        and writes, never a wait; afterwards the lock is taken again and the tasks and the
+        container listing are read afresh (``refresh``). Check mode waits for nothing: it predicts
+        that the line comes and that the container exits cleanly (with a warning: it cannot know
+        the code), keeping the lock and its predicted model. A podman failure is kept in the outcome.
         ``container_id``: the container waited for (``session.container_id`` before the lock went), so
         that what the wait saw is recorded for that container only.
         """
@@ -443,16 +452,21 @@ class TaskSession:
                         "check mode cannot know the exit code of %s; it predicts a clean exit (status completed)" % name
                     )
                 return seen
-            try:
-                if ready_timeout is not None:
-                    seen.ready, seen.tail = self.context.podman.follow_logs(name, READY_LINE, ready_timeout, since=since)
-                    seen.ready_at = self.context.now().isoformat()
-                if exit_timeout is not None and seen.ready in (None, "found"):
-                    seen.exit_code = self.context.podman.wait(name, exit_timeout)
-                    seen.exited = seen.exit_code is not None
-            except TerokError as exc:
-                seen.error = exc
-        return seen
+            podman, now = self.context.podman, self.context.now
+
+            def wait() -> WaitOutcome:
+                try:
+                    if ready_timeout is not None:
+                        seen.ready, seen.tail = podman.follow_logs(name, READY_LINE, ready_timeout, since=since)
+                        seen.ready_at = now().isoformat()
+                    if exit_timeout is not None and seen.ready in (None, "found"):
+                        seen.exit_code = podman.wait(name, exit_timeout)
+                        seen.exited = seen.exit_code is not None
+                except TerokError as exc:
+                    seen.error = exc
+                return seen
+
+            return (yield Wait(wait))
 
     def _still_there(self, task: Task, name: str, container_id: Optional[str]) -> bool:
         """Whether container ``name`` (as listed now) is the one that was waited for: another run may
@@ -464,7 +478,7 @@ class TaskSession:
             return False
         return container_id is None or current.id is None or current.id == container_id
 
-    def record_wait(self, task: Task, name: str, seen: WaitOutcome) -> Tuple[Optional[Task], bool]:
+    def record_wait(self, task: Task, name: str, seen: WaitOutcome) -> Steps:
         """Record what a wait saw (``ready_at``, the exit code, the log) against a fresh read.
 
         Returns (task, recorded). When another run changed the task meanwhile (stopped,
@@ -485,7 +499,7 @@ class TaskSession:
             raise seen.error
         last = "\n".join(seen.tail[-20:]) or "(no output)"
         if seen.ready == "exited":
-            self.capture_logs(fresh, [name])
+            yield from self.capture_logs(fresh, [name])
             self._note(fresh, name, "exited")
             raise TerokError(
                 "container %s exited before it was ready (no %r line). Last log lines:\n%s" % (name, READY_LINE, last)
@@ -508,7 +522,7 @@ class TaskSession:
             )
         with self._writing():
             pass  # the exit waited for is a change of the container's state
-        self.capture_logs(fresh, [name])
+        yield from self.capture_logs(fresh, [name])
         if seen.exit_code is None:
             return fresh, True
         return self.update_meta(fresh, {"exit_code": seen.exit_code}), True

@@ -15,7 +15,7 @@ from ansible_collections.terok.lifecycle.plugins.module_utils import _converge, 
 from ansible_collections.terok.lifecycle.plugins.module_utils._archive import TASK_JSON, list_entries
 from ansible_collections.terok.lifecycle.plugins.module_utils._converge import converge_many
 from ansible_collections.terok.lifecycle.plugins.module_utils._errors import TerokError
-from ansible_collections.terok.lifecycle.plugins.module_utils._item_pool import ItemPool
+from ansible_collections.terok.lifecycle.plugins.module_utils._phases import Phases
 from ansible_collections.terok.lifecycle.plugins.module_utils._lock import ProjectLock
 from ansible_collections.terok.lifecycle.plugins.module_utils._metadata import MANAGED_BY, MANAGED_KEY
 from ansible_collections.terok.lifecycle.plugins.module_utils._project_tasks import ProjectTasks
@@ -642,8 +642,8 @@ def test_rerun_is_idempotent(make_runtime, root, full_tree, tree_snapshot):
 def test_check_mode_writes_nothing(make_runtime, root, full_tree, tree_snapshot, exclusive, concurrency, monkeypatch):
     # with concurrency the items are predicted by the same side-by-side path that acts
     pools = []
-    real_run = ItemPool.run
-    monkeypatch.setattr(ItemPool, "run", lambda pool, count, work: pools.append(count) or real_run(pool, count, work))
+    real_run = Phases.run
+    monkeypatch.setattr(Phases, "run", lambda phases, steps, limit: pools.append(len(steps)) or real_run(phases, steps, limit))
     before = tree_snapshot(root)
     runtime, runner = make_runtime(check_mode=True, containers=copy.deepcopy(full_tree))
     predicted = converge_many(runtime, specs(*full_items(), image=IMAGE), exclusive=exclusive, concurrency=concurrency)

@@ -168,7 +168,7 @@ def test_importers_are_found():
     found = importers()
     assert "terok_task" in found["_converge"]  # from ...module_utils._converge import converge_one
     assert "_query" in found["_archive"]  # from ...module_utils import _archive
-    assert "_session" in found["_item_pool"]  # under if TYPE_CHECKING:
+    assert "_converge" in found["_phases"]  # under if TYPE_CHECKING:
 
 
 def test_convention_parser():

@@ -43,7 +43,8 @@ def update_meta(context, tasks, task, changes, drop=()):
 def remove_task(context, tasks, task, archive=True, require_archive=False):
     """Remove ``task`` as state=absent (or archived, with ``require_archive``) does; the archive path."""
     spec = Spec(task.project, task_id=task.task_id, state="archived" if require_archive else "absent", archive=archive)
-    return ensure_absent(TaskSession(context, tasks), spec, task).archive_path
+    session = TaskSession(context, tasks)
+    return session.drive(ensure_absent(session, spec, task)).archive_path
 
 
 def load(layout, project="demo"):
@@ -250,7 +251,7 @@ def test_secrets_reach_podman_on_standard_input_only_and_go_with_the_container(l
     session = TaskSession(context, load(layout))
     task = session.tasks.tasks["k7m2q"]
     spec = ContainerSpec.from_params({"image": "img", "secret_env": {"TOKEN": "hunter2"}})
-    session.create_container(task, spec, "demo-cli-k7m2q", "cli")
+    session.drive(session.create_container(task, spec, "demo-cli-k7m2q", "cli"))
     argvs = [argv for argv, _data in runner.calls]
     assert ["secret", "create", "demo-cli-k7m2q-TOKEN", "-"] in argvs
     assert [data for argv, data in runner.calls if argv[:2] == ["secret", "create"]] == ["hunter2"]
@@ -258,7 +259,7 @@ def test_secrets_reach_podman_on_standard_input_only_and_go_with_the_container(l
     key_file = os.path.join(layout.root, ".terok-lifecycle-secrets.key")
     assert oct(os.stat(key_file).st_mode & 0o777) == "0o600" and os.path.getsize(key_file) == 32
     runner.calls.clear()
-    session.remove_containers(task, ["demo-cli-k7m2q"])
+    session.drive(session.remove_containers(task, ["demo-cli-k7m2q"]))
     assert [argv for argv, _data in runner.calls] == [
         ["rm", "--force", "--ignore", "--", "demo-cli-k7m2q"], ["secret", "rm", "demo-cli-k7m2q-TOKEN"]
     ]

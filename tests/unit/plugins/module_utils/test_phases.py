@@ -13,7 +13,7 @@ import pytest
 
 from ansible_collections.terok.lifecycle.plugins.module_utils._converge import Results, converge_many
 from ansible_collections.terok.lifecycle.plugins.module_utils._errors import TerokError
-from ansible_collections.terok.lifecycle.plugins.module_utils._item_pool import ItemPool
+from ansible_collections.terok.lifecycle.plugins.module_utils._phases import Act, Phases, Wait
 from ansible_collections.terok.lifecycle.plugins.module_utils._lock import ProjectLock
 from ansible_collections.terok.lifecycle.plugins.module_utils._project_tasks import ProjectTasks
 from ansible_collections.terok.lifecycle.plugins.module_utils._spec import specs_from_items
@@ -136,18 +136,120 @@ def test_the_project_lock_is_let_go_while_every_item_waits(make_runtime, layout)
     assert True in seen["logs"]  # once every item waits, another run may take the project
 
 
+def phases(log, refresh=None, reacquire=None, checkpoint=None):
+    return Phases(lambda item: log.append(("enter", item.position)), lambda: log.append("release"),
+                  reacquire or (lambda: log.append("reacquire")), refresh or (lambda: log.append("refresh")),
+                  checkpoint or (lambda: None))
+
+
 def test_after_a_failure_no_further_item_starts():
-    order = []
-    pool = ItemPool(2, lambda: None, lambda: None)
+    log = []
 
-    def work(position):
-        order.append(position)
-        if position == 1:
-            raise TerokError("item 1 fails")
+    def item(position):
+        def steps():
+            log.append(("decide", position))
+            if position == 1:
+                raise TerokError("item 1 fails")
+            yield Act(lambda: log.append(("act", position)))
+        return steps
 
-    errors = pool.run(5, work)
+    errors = phases(log).run([item(position) for position in range(5)], limit=2)
     assert list(errors) == [1]
-    assert order == [0, 1]  # each item decides in turn; none after the failure
+    decided = [entry for entry in log if entry[0] == "decide"]
+    assert decided == [("decide", 0), ("decide", 1)]  # each item decides in turn; none after the failure
+    assert ("act", 0) in log  # the item started before the failure finishes
+
+
+def test_rounds_decide_in_list_order_then_act_then_wait_with_the_lock_let_go():
+    log = []
+
+    def item(position):
+        def steps():
+            log.append(("decide", position))
+            got = yield Act(lambda: position * 10)
+            log.append(("acted", position, got))
+            seen = yield Wait(lambda: "seen %d" % position)
+            log.append(("record", position, seen))
+            return position
+        return steps
+
+    driver = phases(log)
+    assert driver.run([item(position) for position in range(3)], limit=3) == {}
+    events = [entry for entry in log if not (isinstance(entry, tuple) and entry[0] == "enter")]
+    assert events == [
+        ("decide", 0), ("decide", 1), ("decide", 2),
+        ("acted", 0, 0), ("acted", 1, 10), ("acted", 2, 20),
+        "release", "reacquire", "refresh",  # the world read afresh once, before the first record
+        ("record", 0, "seen 0"), ("record", 1, "seen 1"), ("record", 2, "seen 2"),
+    ]
+    assert driver.released
+
+
+def test_an_action_that_raises_is_thrown_into_the_item_that_asked():
+    log = []
+
+    def failing():
+        raise TerokError("podman said no")
+
+    def steps():
+        try:
+            yield Act(failing)
+        except TerokError as exc:
+            log.append(("caught", exc.msg))
+            raise
+
+    def other():
+        log.append(("other got", (yield Act(lambda: "ok"))))
+
+    errors = phases(log).run([steps, other], limit=2)
+    assert [str(error) for error in errors.values()] == ["podman said no"] and list(errors) == [0]
+    assert ("caught", "podman said no") in log and ("other got", "ok") in log
+
+
+def test_a_failed_read_afresh_fails_the_first_waiting_item_and_the_next_reads_again():
+    log, reads = [], []
+
+    def refresh():
+        reads.append(1)
+        if len(reads) == 1:
+            raise TerokError("disk broke")
+
+    def item():
+        seen = yield Wait(lambda: "seen")
+        log.append(("record", seen))
+
+    errors = phases(log, refresh=refresh).run([item, item], limit=2)
+    assert list(errors) == [0] and "disk broke" in str(errors[0])
+    assert len(reads) == 2 and ("record", "seen") in log
+
+
+def test_a_lock_that_cannot_be_taken_again_fails_every_waiting_item():
+    log = []
+
+    def reacquire():
+        raise TerokError("held by another run")
+
+    def item():
+        yield Wait(lambda: "seen")
+        log.append("recorded")
+
+    errors = phases(log, reacquire=reacquire).run([item, item], limit=2)
+    assert sorted(errors) == [0, 1] and "recorded" not in log
+    assert "refresh" not in log
+
+
+def test_an_interrupted_run_unwinds_every_item_after_its_action():
+    log = []
+
+    def checkpoint():
+        raise TerokError("the run was interrupted by SIGTERM")
+
+    def item():
+        yield Act(lambda: None)
+        log.append("went on")
+
+    errors = phases(log, checkpoint=checkpoint).run([item, item, item], limit=1)
+    assert sorted(errors) == [0, 1, 2] and "went on" not in log
 
 
 def test_a_second_failure_is_named_in_the_first_ones_message(make_runtime):
@@ -205,8 +307,8 @@ def test_an_item_that_raises_any_exception_is_recorded_and_raised_on_the_callers
     results = Results(3)
     with pytest.raises(SystemExit):
         converge_many(context, running(3), results=results, concurrency=3)
-    assert results.tasks[1]["failed"] is True
-    assert "failed" not in results.tasks[0]
+    # the second podman run made, whichever item's it was (the three run side by side)
+    assert [bool(task.get("failed")) for task in results.tasks].count(True) == 1, results.tasks
 
 
 def test_a_failed_read_after_the_lock_is_taken_again_leaves_the_lock_held_once(make_runtime, monkeypatch):
@@ -233,26 +335,3 @@ def test_a_failed_read_after_the_lock_is_taken_again_leaves_the_lock_held_once(m
     assert len(failed) == 1 and "disk broke" in failed[0]["msg"], results.tasks
     ok = [task for task in results.tasks if not task.get("failed")]
     assert len(ok) == 1 and ok[0]["ready_at"], results.tasks  # read afresh by the next item, recorded
-
-
-def test_an_item_the_pool_fails_before_its_work_begins_is_recorded_and_raised(make_runtime, monkeypatch):
-    # an item that comes in while every other item waits takes the lock and reads the tasks before
-    # its work begins; when that read fails the item must fail visibly, not vanish from the results
-    real_run = ItemPool.run
-
-    def run(self, count, work):
-        def failing_second(position):
-            if position == 1:
-                raise TerokError("cannot read the tasks: disk broke")
-            work(position)
-        return real_run(self, count, failing_second)
-
-    monkeypatch.setattr(ItemPool, "run", run)
-    context, _runner = make_runtime()
-    context.podman.runner = SlowPodman({"logs": 0.05})
-    results = Results(3)
-    with pytest.raises(TerokError) as err:
-        converge_many(context, running(3), results=results, concurrency=3)
-    assert "disk broke" in err.value.msg
-    assert results.tasks[1]["failed"] is True and "disk broke" in results.tasks[1]["msg"]
-    assert "failed" not in results.tasks[0]
