@@ -16,10 +16,11 @@ description:
     A loop of M(terok.lifecycle.terok_task) costs a module call per task; this does not.
   - Every item is validated before anything is done; a bad item fails the whole call, naming C(tasks[i]) and the
     option (for example C(tasks[3].state)), and nothing is written.
-  - Projects are converged one after another in name order. Within a project, the container work of the items
-    overlaps (see O(concurrency)) in starting, recreating, stopping and removing containers, and waiting for their
-    readiness and exits. Decisions and metadata writes are made one item at a time, in the order of O(tasks), under
-    the project's lock, which is released while every item in progress waits.
+  - Projects are converged one after another in name order. Within a project, the items go by phases (see
+    O(concurrency)): every item decides and writes its metadata, one at a time in the order of O(tasks), under the
+    project's lock; then their podman actions (starting, recreating, stopping and removing containers, capturing
+    logs) run side by side; once only waits are left, the waits for readiness and exits run side by side with the
+    lock released, and the tasks and containers are read again before each item records what its wait saw.
   - When an item fails, its result says why (C(failed), C(msg)), no further item starts, the items already started
     finish, and the call fails naming the first failed item.
   - With O(exclusive=true), the tasks of the listed projects that this collection made (C(managed_by=terok.lifecycle))
@@ -400,7 +401,7 @@ options:
         limited by it, so N agents cost about as long as the slowest.
       - The default suits a small host (2 cores); a larger host can take more, since a C(podman run) mostly waits for
         storage and the network set-up. V(1) converges one item after another.
-      - Check mode always predicts one item after another (it waits for nothing).
+      - Check mode predicts through the same phases; it makes no podman action and waits for nothing.
     type: int
     default: 4
 extends_documentation_fragment:
