@@ -35,15 +35,23 @@ if TYPE_CHECKING:  # the names are for annotations only: typing is not imported 
     from typing import Any, Callable, Dict, Generator, List, Optional, Sequence, Tuple
 
     Steps = Generator[Any, Any, Any]
+    Reply = Tuple[Any, Optional[BaseException]]
 
 
 class Act:
     """A podman action an item asks for: ``call()`` makes it (on a worker thread when items go
-    side by side). ``bounded``: a container start, counted against the limit."""
+    side by side). ``bounded``: a container start, counted against the limit.
 
-    def __init__(self, call: Callable[[], Any], bounded: bool = True) -> None:
+    ``together``: (kind, payload) when actions of that kind can be made as one podman call (one
+    ``podman rm`` or ``podman logs`` for many containers): the driver's ``together[kind]`` takes
+    the payloads of a round's actions of that kind and returns what each action would have
+    returned, in order; when it fails, each action is made alone, so that a failure is the item's own.
+    """
+
+    def __init__(self, call: Callable[[], Any], bounded: bool = True, together: Optional[Tuple[str, Any]] = None) -> None:
         self.call = call
         self.bounded = bounded
+        self.together = together
 
 
 class Wait:
@@ -66,7 +74,7 @@ class Item:
         self.steps = steps
         self.changes = 0  # what this item changed so far (``TaskSession.changes``)
         self.request: Any = None  # the Act or Wait not answered yet
-        self.reply: Tuple[Any, Optional[BaseException]] = (None, None)
+        self.reply: Reply = (None, None)
         self.answered = True  # the reply is due: the item may go on
         self.done = False
         self.result: Any = None
@@ -79,12 +87,14 @@ class Phases:
     ``enter(item)`` makes ``item`` the one whose changes count (before each of its steps);
     ``release`` lets go of the project lock, ``reacquire`` takes it again, ``refresh`` reads the
     world afresh; ``checkpoint`` raises when the run was interrupted (after each action and wait).
+    ``together``: by kind, the one call that makes many actions of that kind (see ``Act``).
     ``released``: the lock was let go at some point.
     """
 
     def __init__(self, enter: Callable[[Item], None], release: Optional[Callable[[], None]],
                  reacquire: Callable[[], None], refresh: Callable[[], None],
-                 checkpoint: Callable[[], None]) -> None:
+                 checkpoint: Callable[[], None], together: Optional[Dict[str, Callable[[List[Any]], List[Any]]]] = None) -> None:
+        self._together = together or {}
         self._enter = enter
         self._release = release
         self._reacquire = reacquire
@@ -155,33 +165,61 @@ class Phases:
             item.reply = (None, exc)
 
     @staticmethod
-    def _call(request: Any) -> Tuple[Any, Optional[BaseException]]:
+    def _call(request: Any) -> Reply:
         try:
             return request.call(), None
         except BaseException as exc:  # thrown into the item that asked
             return None, exc
 
     def _act(self, items: List[Item], limit: int) -> None:
-        """Act: every action side by side, the bounded ones ``limit`` at a time."""
-        if len(items) == 1:
-            items[0].reply = self._call(items[0].request)
-            self._after(items[0])
-            return
-        from concurrent.futures import ThreadPoolExecutor  # only a run with items side by side needs it
-
-        bounded = [item for item in items if item.request.bounded]
-        free = [item for item in items if not item.request.bounded]
-        with ThreadPoolExecutor(max(1, min(limit, len(bounded)))) as starts, \
-                ThreadPoolExecutor(max(1, len(free))) as others:
-            futures = [((starts if item.request.bounded else others).submit(self._call, item.request), item)
-                       for item in bounded + free]
-            for future, item in futures:
-                item.reply = future.result()
+        """Act: every action side by side, the bounded ones ``limit`` at a time; actions that can be
+        made together (``Act.together``) as one call each kind."""
+        groups: Dict[str, List[Item]] = {}
         for item in items:
-            self._after(item)
+            together = item.request.together
+            if together is not None and together[0] in self._together:
+                groups.setdefault(together[0], []).append(item)
+        jobs: List[Tuple[bool, Callable[[], List[Reply]], List[Item]]] = []
+        for kind, group in groups.items():
+            if len(group) > 1:
+                jobs.append((False, self._call_together(kind, group), group))
+        merged = set(id(item) for _bounded, _call, group in jobs for item in group)
+        for item in items:
+            if id(item) not in merged:
+                jobs.append((item.request.bounded, self._call_alone(item), [item]))
+        if len(jobs) == 1:
+            replies = [jobs[0][1]()]
+        else:
+            from concurrent.futures import ThreadPoolExecutor  # only a run with items side by side needs it
+
+            bounded = sum(1 for job in jobs if job[0])
+            with ThreadPoolExecutor(max(1, min(limit, bounded))) as starts, \
+                    ThreadPoolExecutor(max(1, len(jobs) - bounded)) as others:
+                futures = [(starts if job[0] else others).submit(job[1]) for job in jobs]
+                replies = [future.result() for future in futures]
+        for (_bounded, _call, group), answers in zip(jobs, replies):
+            for item, reply in zip(group, answers):
+                item.reply = reply
+                self._after(item)
+
+    def _call_alone(self, item: Item) -> Callable[[], List[Reply]]:
+        return lambda: [self._call(item.request)]
+
+    def _call_together(self, kind: str, group: List[Item]) -> Callable[[], List[Reply]]:
+        def call() -> List[Reply]:
+            try:
+                values = self._together[kind]([item.request.together[1] for item in group])
+                return [(value, None) for value in values]
+            except BaseException:  # each alone, so that a failure is its own item's
+                try:
+                    self._checkpoint()
+                except BaseException as exc:  # interrupted: nothing more is started
+                    return [(None, exc)] * len(group)
+                return [self._call(item.request) for item in group]
+        return call
 
     @staticmethod
-    def _wait_side_by_side(items: List[Item]) -> List[Tuple[Any, Optional[BaseException]]]:
+    def _wait_side_by_side(items: List[Item]) -> List[Reply]:
         if len(items) == 1:
             return [Phases._call(items[0].request)]
         from concurrent.futures import ThreadPoolExecutor
@@ -190,7 +228,7 @@ class Phases:
             futures = [waits.submit(Phases._call, item.request) for item in items]
             return [future.result() for future in futures]
 
-    def _wait(self, items: List[Item], waits: Callable[[List[Item]], List[Tuple[Any, Optional[BaseException]]]]) -> None:
+    def _wait(self, items: List[Item], waits: Callable[[List[Item]], List[Reply]]) -> None:
         """Wait: the lock let go while every item waits, then taken again and the world read afresh.
 
         A failure to take the lock again fails every waiting item (the lock stays let go, so none

@@ -94,6 +94,7 @@ class TaskSession:
         self.phases = Phases(
             self._enter, self._let_go if self.lock is not None and context.acting else None,
             self.reacquire, self.refresh, context.check_interrupted,
+            together={"remove": self._remove_together, "logs": self._logs_together},
         )
 
     @property
@@ -377,7 +378,7 @@ class TaskSession:
 
         with self._writing() as real:
             if real:
-                yield Act(remove, bounded=False)
+                yield Act(remove, bounded=False, together=("remove", (names, secrets)))
         for name in names:
             self._note(task, name, None)
 
@@ -398,7 +399,7 @@ class TaskSession:
                         failures.append("log capture for %s failed: %s" % (name, exc.msg))
                 return chunks, failures
 
-            chunks, failures = yield Act(capture, bounded=False)
+            chunks, failures = yield Act(capture, bounded=False, together=("logs", names))
             for failure in failures:
                 self.context.warn(failure)
             if not chunks:
@@ -409,6 +410,17 @@ class TaskSession:
                 self.context.warn("could not save the logs of task %s: %s" % (task.task_id, exc))
 
     # Waiting ---------------------------------------------------------------------------------
+    def _remove_together(self, parts: List[Tuple[Sequence[str], Sequence[str]]]) -> List[None]:
+        """One ``podman rm`` for the containers of many items, then one ``podman secret rm`` (``Act.together``)."""
+        self.context.podman.remove([name for names, _secrets in parts for name in names])
+        self.context.podman.remove_secrets([secret for _names, secrets in parts for secret in secrets])
+        return [None] * len(parts)
+
+    def _logs_together(self, parts: List[Sequence[str]]) -> List[Tuple[List[str], List[str]]]:
+        """One ``podman logs`` for the containers of many items' log captures (``Act.together``)."""
+        logs = self.context.podman.logs_of(sorted(set(name for names in parts for name in names)))
+        return [([logs[name] for name in names], []) for names in parts]
+
     def _let_go(self) -> None:
         """Let go of the lock for a wait (check mode waits for nothing and keeps it)."""
         if self.lock is not None:

@@ -17,7 +17,9 @@ import pytest
 
 import _support as S
 from ansible_collections.terok.lifecycle.plugins.module_utils._paths import Layout
+from ansible_collections.terok.lifecycle.plugins.module_utils._podman import Podman
 from ansible_collections.terok.lifecycle.plugins.module_utils._project_tasks import ProjectTasks
+from ansible_collections.terok.lifecycle.tests.support.process_runner import ProcessRunner
 
 IMAGE = "localhost/terok-task:latest"
 READY_LINE = ">> init complete"
@@ -125,3 +127,33 @@ def test_kill_9_during_a_concurrent_start_leaves_readable_tasks_and_a_rerun_conv
     assert len(ProjectTasks(Layout(root), project).load().tasks) == 4  # none made twice
     final = S.adhoc("terok_tasks", args, timeout=240)
     assert not final.failed and final.result["changed"] is False, final
+
+
+def test_the_logs_of_agents_removed_together_are_each_kept_in_their_own_archive(agents):
+    # one `podman logs --names` captures them all; each archive must hold its own container's lines only
+    project, root, init_script = agents
+    base = {"root": root, "image": IMAGE, "concurrency": 3}
+    items = [dict(item, command=["bash", "-c", "echo I am %s; echo to stderr %s >&2; exec sleep infinity"
+                                 % (item["name"], item["name"])])
+             for item in _items(project, 3, state="running", init_script=init_script(0))]
+    started = S.adhoc("terok_tasks", dict(base, tasks=items), timeout=240)
+    assert not started.failed, started
+    names = [task["container_name"] for task in started.result["tasks"]]
+    # podman's own output of one `podman logs --names` for the three, as the library splits it
+    logs = Podman("podman", ProcessRunner()).logs_of(names)
+    assert sorted(logs) == sorted(names)
+    for index, name in enumerate(names):
+        assert "I am agent-%d\n" % index in logs[name] and "to stderr agent-%d\n" % index in logs[name], logs
+    removed = S.adhoc("terok_tasks", dict(base, tasks=_items(project, 3, state="absent")), timeout=240)
+    assert not removed.failed, removed
+    assert not removed.result.get("warnings"), removed.result.get("warnings")
+    for index, task in enumerate(removed.result["tasks"]):
+        log_path = os.path.join(task["archive_path"], "logs", "container.log")
+        with open(log_path) as handle:
+            log = handle.read()
+        assert "I am agent-%d\n" % index in log and "to stderr agent-%d\n" % index in log, log
+        others = [i for i in range(3) if i != index]
+        assert not any("agent-%d" % other in log for other in others), log
+        assert not any(name in log for name in names), log  # the name podman put before each line is gone
+    left = _podman("ps", "-a", "--format", "{{.Names}}").stdout.split()
+    assert not [name for name in left if name.startswith(project + "-")]

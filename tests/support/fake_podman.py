@@ -129,6 +129,9 @@ class FakePodman:
         names = [arg for arg in args[1:] if arg in self.containers]
         if sub == "ps":
             return 0, json.dumps([self._listed(name) for name in sorted(self.containers)]), ""
+        if sub == "logs" and "--names" in args and "--follow" not in args:  # each line after its container's name
+            asked = [arg for arg in args[1:] if not arg.startswith("-")]
+            return 0, "".join("%s %s" % (name, line) for name in asked for line in self.logs.splitlines(True)), ""
         if sub == "logs":
             return 0, self.follow if "--follow" in args else self.logs, ""
         if sub == "wait":

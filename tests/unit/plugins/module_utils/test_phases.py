@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 
@@ -277,18 +278,17 @@ def test_changed_is_per_item(make_runtime, concurrency):
     assert [task["changed"] for task in results.tasks] == [False, True, False]
 
 
-def test_stops_and_removals_are_not_bounded_by_concurrency(make_runtime):
+def test_stops_are_not_bounded_by_concurrency(make_runtime):
     runner = SlowPodman({"logs": 0.05})
     converge(make_runtime, runner, running(4), concurrency=4)
-    for state, sub in (("stopped", "stop"), ("absent", "rm")):
-        runner.slow = {sub: 0.3}
-        runner.now, runner.most = {}, {}
-        context, _runner = make_runtime(containers=runner.containers)
-        context.podman.runner = runner
-        items = [dict(project="demo", name="agent-%d" % i, state=state) for i in range(4)]
-        results = converge_many(context, specs_from_items(items, {}), concurrency=2)
-        assert all(task["changed"] for task in results.tasks)
-        assert runner.most[sub] == 4  # a stop waits out its grace, a removal its podman: all four at once
+    runner.slow = {"stop": 0.3}
+    runner.now, runner.most = {}, {}
+    context, _runner = make_runtime(containers=runner.containers)
+    context.podman.runner = runner
+    items = [dict(project="demo", name="agent-%d" % i, state="stopped") for i in range(4)]
+    results = converge_many(context, specs_from_items(items, {}), concurrency=2)
+    assert all(task["changed"] for task in results.tasks)
+    assert runner.most["stop"] == 4  # a stop waits out its grace: all four at once
 
 
 def test_an_item_that_raises_any_exception_is_recorded_and_raised_on_the_callers_thread(make_runtime):
@@ -335,3 +335,65 @@ def test_a_failed_read_after_the_lock_is_taken_again_leaves_the_lock_held_once(m
     assert len(failed) == 1 and "disk broke" in failed[0]["msg"], results.tasks
     ok = [task for task in results.tasks if not task.get("failed")]
     assert len(ok) == 1 and ok[0]["ready_at"], results.tasks  # read afresh by the next item, recorded
+
+
+def test_actions_of_one_kind_are_made_as_one_call_and_alone_when_it_fails():
+    made, alone = [], []
+
+    def together(payloads):
+        made.append(sorted(payloads))
+        if "bad" in payloads:
+            raise TerokError("one of them failed")
+        return [None] * len(payloads)
+
+    def item(name):
+        def steps():
+            def call():
+                alone.append(name)
+                if name == "bad":
+                    raise TerokError("%s failed" % name)
+            yield Act(call, bounded=False, together=("remove", name))
+        return steps
+
+    driver = Phases(lambda item: None, None, lambda: None, lambda: None, lambda: None, together={"remove": together})
+    assert driver.run([item("a"), item("b"), item("c")], limit=1) == {}
+    assert made == [["a", "b", "c"]] and alone == []  # one call for the three
+    errors = driver.run([item("a"), item("bad"), item("c")], limit=1)
+    assert [str(error) for error in errors.values()] == ["bad failed"] and list(errors) == [1]
+    assert sorted(alone) == ["a", "bad", "c"]  # after the joint call failed, each alone: the failure is bad's own
+
+
+def test_many_removals_are_one_podman_rm(make_runtime):
+    runner = SlowPodman({"logs": 0.05})
+    converge(make_runtime, runner, running(4), concurrency=4)
+    context, _runner = make_runtime(containers=runner.containers)
+    calls = []
+    runner.probe = lambda argv: calls.append(argv[1:])
+    context.podman.runner = runner
+    items = [dict(project="demo", name="agent-%d" % i, state="absent") for i in range(4)]
+    results = converge_many(context, specs_from_items(items, {}), concurrency=2)
+    assert all(task["changed"] for task in results.tasks)
+    removals = [argv for argv in calls if argv[0] == "rm"]
+    assert len(removals) == 1 and len(removals[0]) == 4 + 4, removals  # rm --force --ignore -- and the four
+    assert runner.containers == {}
+
+
+def test_the_logs_of_many_removed_items_are_captured_by_one_podman_logs(make_runtime, layout):
+    runner = SlowPodman({"logs": 0.05}, logs="2026-12-02T10:00:00.000000000Z hello\n")
+    converge(make_runtime, runner, running(3), concurrency=3)
+    tasks = ProjectTasks(layout, "demo").load().tasks
+    calls = []
+    runner.probe = lambda argv: calls.append(argv[1:])
+    context, _runner = make_runtime(containers=runner.containers)
+    context.podman.runner = runner
+    items = [dict(project="demo", name="agent-%d" % i, state="absent") for i in range(3)]
+    converge_many(context, specs_from_items(items, {}), concurrency=3)
+    captures = [argv for argv in calls if argv[0] == "logs"]
+    assert len(captures) == 1 and "--names" in captures[0], captures
+    archive = os.path.join(layout.root, "archive")
+    saved = [os.path.join(dirpath, name) for dirpath, _dirs, names in os.walk(archive) for name in names
+             if name == "container.log"]
+    assert len(saved) == 3 and len(tasks) == 3
+    for path in saved:  # each task's own log, its name taken off again
+        with open(path) as handle:
+            assert handle.read() == "2026-12-02T10:00:00.000000000Z hello\n"

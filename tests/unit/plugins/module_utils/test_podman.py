@@ -155,6 +155,29 @@ def test_logs_keeps_stderr_stream(exe):
     assert Podman(exe, Recorder((0, "", "only err\n"))).logs("c") == "only err\n"
 
 
+def test_logs_of_many_containers_is_one_call_split_by_name(exe):
+    # podman 4.3.1's output of `podman logs --timestamps --names a b`: each line after its container's name
+    out = "a 2026-11-28T09:15:02.1Z a out\nb 2026-11-28T09:15:01.0Z b out\na 2026-11-28T09:15:04.0Z a later\n"
+    err = "a 2026-11-28T09:15:03.0Z a err\n"
+    runner = Recorder((0, out, err))
+    logs = Podman(exe, runner).logs_of(["a", "b"])
+    assert runner.calls == [[exe, "logs", "--timestamps", "--names", "a", "b"]]
+    assert logs == {
+        "a": "2026-11-28T09:15:02.1Z a out\n2026-11-28T09:15:03.0Z a err\n2026-11-28T09:15:04.0Z a later\n",
+        "b": "2026-11-28T09:15:01.0Z b out\n",
+    }
+    assert Podman(exe, Recorder((0, "", ""))).logs_of(["a", "b"]) == {"a": "", "b": ""}
+
+
+def test_logs_of_many_containers_fails_on_a_line_of_no_container_asked_for(exe):
+    with pytest.raises(PodmanError) as err:
+        Podman(exe, Recorder((0, "c 2026-11-28T09:15:02Z what\n", ""))).logs_of(["a", "b"])
+    assert "no container asked for" in err.value.msg
+    with pytest.raises(PodmanError) as err:
+        Podman(exe, Recorder((125, "", "Error: no container with name or ID \"b\" found"))).logs_of(["a", "b"])
+    assert "a b" in err.value.msg and "no container" in err.value.msg
+
+
 def test_logs_failure_raises_naming_the_container(exe):
     with pytest.raises(PodmanError) as err:
         Podman(exe, Recorder((125, "", "Error: no such container"))).logs("demo-cli-k7m2q")
