@@ -145,8 +145,8 @@ options:
         V(keep-id), V(auto) or V(host).
       - By default, as terok does, V(keep-id:uid=1000,gid=1000) when podman runs rootless (the image's user
         1000, C(dev) in terok's images, is the host user, who then owns what the agent writes), and none
-        when it runs as root. Whether podman is rootless is asked once per run (C(podman info)), only when
-        a container is made.
+        when it runs as root. Podman runs rootless when the module runs as a user other than root, as terok
+        decides it.
     type: str
   restricted:
     description:

@@ -299,22 +299,6 @@ class Podman:
         """``podman unshare rm -rf -- path``: remove a tree that holds files of subordinate uids (rootless only)."""
         self._checked("unshare", "rm", "-rf", "--", path, timeout=LONG_CALL_TIMEOUT)
 
-    def host(self) -> Dict[str, Any]:
-        """What one ``podman info`` says of the host: ``rootless`` (bool) and ``cgroups`` ("v1", "v2" or None).
-
-        The default user namespace follows ``rootless``; rootless podman on cgroups v1 enforces no
-        resource limit (pids, memory, cpus).
-        """
-        fields = self._checked("info", "--format", "{{.Host.Security.Rootless}} {{.Host.CgroupsVersion}}").split()
-        return {
-            "rootless": bool(fields) and fields[0].lower() == "true",
-            "cgroups": fields[1] if len(fields) > 1 else None,
-        }
-
-    def rootless(self) -> bool:
-        """Whether podman runs rootless here (``podman info``), so that the default user namespace follows it."""
-        return bool(self.host()["rootless"])
-
     def create_secret(self, name: str, value: str) -> None:
         """``podman secret create NAME -`` with the value on standard input, never on a command line.
 

@@ -412,6 +412,19 @@ def test_inspect_shows_no_new_privileges(rootless_run, key):
         assert "NoNewPrivs:\t1" in rootless_run["files"].get("status.txt", ""), rootless_run["files"].get("status.txt")
 
 
+def test_host_facts_agree_with_podman_info_as_root_and_as_the_test_user():
+    # the library reads them without podman (a podman info costs ~0.25 s); podman must say the same
+    from ansible_collections.terok.lifecycle.plugins.module_utils._run_context import host_facts
+
+    facts = host_facts()
+    asked = ["info", "--format", "{{.Host.Security.Rootless}} {{.Host.CgroupsVersion}}"]
+    root = subprocess.run([real_podman()] + asked, stdout=subprocess.PIPE, stderr=subprocess.PIPE, check=True,
+                          universal_newlines=True).stdout.split()
+    assert root == [str(os.geteuid() != 0).lower(), facts["cgroups"]], (root, facts)
+    _code, out, _err = as_user("podman", *asked)
+    assert out.split() == ["true", facts["cgroups"]], out  # the test user: not root, so rootless
+
+
 def _cgroups_v1_rootless():
     code, out, _err = as_user("podman", "info", "--format", "{{.Host.CgroupsVersion}}", check=False)
     return code == 0 and out.strip() == "v1"

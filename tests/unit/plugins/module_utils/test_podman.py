@@ -357,7 +357,7 @@ def test_every_call_that_ends_has_a_deadline_and_a_stop_its_grace_plus_a_margin(
     podman.logs("demo-cli-k7m2q")
     podman.image_exists("img")
     podman.create_secret("s", "v")
-    podman.host()
+    podman.logs_of(["demo-cli-k7m2q"])
     podman.run_container(run_request())
     assert len(runner.timeouts) == len(runner.calls) and None not in runner.timeouts
     assert max(runner.timeouts) == LONG_CALL_TIMEOUT  # podman run: it may pull its image

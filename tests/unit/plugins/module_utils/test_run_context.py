@@ -12,6 +12,7 @@ import pytest
 
 from ansible_collections.terok.lifecycle.plugins.module_utils._converge import converge_many
 from ansible_collections.terok.lifecycle.plugins.module_utils._podman import Podman, PodmanError
+from ansible_collections.terok.lifecycle.plugins.module_utils import _run_context
 from ansible_collections.terok.lifecycle.plugins.module_utils._run_context import RunContext
 from ansible_collections.terok.lifecycle.plugins.module_utils._session import open_session
 from ansible_collections.terok.lifecycle.plugins.module_utils._spec import Spec
@@ -84,26 +85,21 @@ def test_note_container_updates_the_listing_without_podman(make_runtime):
 # podman's host: rootless and the cgroups version, from one podman info ------------------------------------
 
 
-class HostPodman(FakePodman):
-    """The fake podman, answering ``podman info --format …`` as podman 4.3.1 on a given host."""
-
-    def __init__(self, rootless, cgroups, **fields):
-        super().__init__(**fields)
-        self.host_answer = "%s %s\n" % ("true" if rootless else "false", cgroups)
-
-    def answer(self, args):
-        if args[:1] == ["info"] and "info" not in self.fail:
-            assert args[1:] == ["--format", "{{.Host.Security.Rootless}} {{.Host.CgroupsVersion}}"], args
-            return 0, self.host_answer, ""
-        return super().answer(args)
-
-
 @pytest.fixture
-def host_runtime(layout, podman_exe):
+def host_runtime(layout, podman_exe, monkeypatch):
+    """A RunContext on a host whose facts (rootless, cgroups version) are given; ``reads`` counts their readings."""
+    reads = []
+
     def make(rootless=True, cgroups="v1", check_mode=False, **fields):
-        runner = HostPodman(rootless, cgroups, **fields)
+        def facts():
+            reads.append(1)
+            return {"rootless": rootless, "cgroups": cgroups}
+
+        monkeypatch.setattr(_run_context, "host_facts", facts)
+        runner = FakePodman(**fields)
         return RunContext(layout, Podman(podman_exe, runner), check_mode=check_mode), runner
 
+    make.reads = reads
     return make
 
 
@@ -114,18 +110,24 @@ def running(name, **params):
 V1_ROOTLESS = "rootless podman on cgroups v1 ignores resource limits"
 
 
-@pytest.mark.parametrize("rootless, cgroups", [(True, "v1"), (False, "v1"), (True, "v2"), (False, "v2")])
-def test_one_podman_info_tells_rootless_and_the_cgroups_version(host_runtime, rootless, cgroups):
-    runtime, runner = host_runtime(rootless, cgroups)
-    assert runtime.host() == {"rootless": rootless, "cgroups": cgroups}
-    assert runtime.rootless() is rootless
+@pytest.mark.parametrize("euid, rootless", [(0, False), (1000, True)])
+@pytest.mark.parametrize("unified, cgroups", [(True, "v2"), (False, "v1")])
+def test_host_facts_come_from_the_process_and_the_cgroup_mount(tmp_path, monkeypatch, euid, rootless, unified, cgroups):
+    # rootless as terok decides it (not root); v2 where the hierarchy's top has cgroup.controllers (podman's rule)
+    monkeypatch.setattr(_run_context.os, "geteuid", lambda: euid)
+    if unified:
+        (tmp_path / "cgroup.controllers").write_text("cpu memory pids\n")
+    else:
+        (tmp_path / "unified").mkdir()
+        (tmp_path / "unified" / "cgroup.controllers").write_text("")  # hybrid: v2 only beside v1
+    assert _run_context.host_facts(str(tmp_path)) == {"rootless": rootless, "cgroups": cgroups}
+
+
+def test_host_facts_are_read_once_per_run_and_ask_podman_nothing(host_runtime):
+    runtime, runner = host_runtime(True, "v1")
+    assert runtime.rootless() is True and runtime.host() == {"rootless": True, "cgroups": "v1"}
     runtime.warn_unenforced_limits({"pids_limit": 4096})
-    assert runner.subcommands() == ["info"]
-
-
-def test_an_old_or_empty_info_answer_means_rootful_with_an_unknown_cgroups_version(make_runtime):
-    runtime, _runner = make_runtime()  # the plain fake answers info with nothing
-    assert runtime.host() == {"rootless": False, "cgroups": None}
+    assert len(host_runtime.reads) == 1 and runner.calls == []
 
 
 @pytest.mark.parametrize(
@@ -151,53 +153,48 @@ def test_a_host_that_enforces_limits_gets_no_warning(host_runtime, rootless, cgr
 
 
 @pytest.mark.parametrize("confinement", [{"pids_limit": None, "memory": None, "cpus": None}, {}])
-def test_no_limit_asked_needs_no_podman_info_and_no_warning(host_runtime, confinement):
+def test_no_limit_asked_needs_no_host_facts_and_no_warning(host_runtime, confinement):
     runtime, runner = host_runtime(True, "v1")
     runtime.warn_unenforced_limits(confinement)
-    assert runtime.warnings == [] and runner.calls == []
+    assert runtime.warnings == [] and runner.calls == [] and host_runtime.reads == []
 
 
-def test_a_failing_podman_info_is_a_warning_here_not_a_failure(host_runtime):
-    runtime, _runner = host_runtime(True, "v1", fail={"info": (125, "Error: no info")})
-    runtime.warn_unenforced_limits({"pids_limit": 4096})
-    assert len(runtime.warnings) == 1 and "no info" in runtime.warnings[0]
-
-
-def test_tasks_made_on_rootless_cgroups_v1_warn_once_with_one_podman_info(host_runtime):
-    """Three containers made in one bulk run, two with the same limits: one info call, one warning per set."""
+def test_tasks_made_on_rootless_cgroups_v1_warn_once_per_set_of_limits(host_runtime):
+    """Three containers made in one bulk run, two with the same limits: the facts read once, one warning per set."""
     runtime, runner = host_runtime(True, "v1")
     results = converge_many(runtime, [running("a"), running("b"), running("c", memory="1g", pids_limit=100)])
     assert [outcome.task["container_state"] for outcome in results.outcomes] == ["running"] * 3
-    assert runner.subcommands().count("info") == 1
+    assert len(host_runtime.reads) == 1 and "info" not in runner.subcommands()
     assert runner.subcommands().count("run") == 3
     limits = [w for w in runtime.warnings if V1_ROOTLESS in w]
     assert len(limits) == 2, runtime.warnings
     assert "pids_limit 4096 not enforced" in limits[0]
     assert "pids_limit 100, memory 1g not enforced" in limits[1]
-    # the same info call chose the rootless user namespace
+    # the same facts chose the rootless user namespace
     assert all("--userns=keep-id:uid=1000,gid=1000" in argv for argv in runner.calls if argv[1] == "run")
 
 
-def test_an_explicit_userns_still_asks_podman_info_once_for_the_limits(host_runtime):
-    runtime, runner = host_runtime(True, "v1")
+def test_an_explicit_userns_still_warns_of_the_limits(host_runtime):
+    runtime, _runner = host_runtime(True, "v1")
     converge_many(runtime, [running("a", userns="auto"), running("b", userns="auto")])
-    assert runner.subcommands().count("info") == 1
+    assert len(host_runtime.reads) == 1
     assert any(V1_ROOTLESS in w for w in runtime.warnings)
 
 
-def test_check_mode_asks_podman_nothing_of_its_host(host_runtime, layout):
+def test_check_mode_reads_nothing_of_its_host(host_runtime, layout):
     runtime, _runner = host_runtime(True, "v1")
     converge_many(runtime, [running("a")])
-    check, check_runner = host_runtime(True, "v1", check_mode=True)
-    # a recreate of an existing task, predicted: no info call, no warning
+    del host_runtime.reads[:]
+    check, _check_runner = host_runtime(True, "v1", check_mode=True)
+    # a recreate of an existing task, predicted: no facts read, no warning
     converge_many(check, [running("a", memory="2g", recreate=True)])
-    assert "info" not in check_runner.subcommands()
+    assert host_runtime.reads == []
     assert not any(V1_ROOTLESS in w for w in check.warnings)
 
 
 def test_a_rootful_host_runs_without_the_warning(host_runtime):
     runtime, runner = host_runtime(False, "v1")
     converge_many(runtime, [running("a", memory="1g")])
-    assert runner.subcommands().count("info") == 1
+    assert len(host_runtime.reads) == 1
     assert not any(V1_ROOTLESS in w for w in runtime.warnings)
     assert all("--userns" not in " ".join(argv) for argv in runner.calls if argv[1] == "run")
