@@ -295,6 +295,17 @@ task:
         - Whether the container's image name now points at another image (a rebuilt or pulled tag), so that
           O(terok.lifecycle.terok_task#module:recreate=true) would replace it; null when not known.
       type: bool
+option:
+  description:
+    - The option a failure is about, for example V(ready_timeout).
+  returned: failure, when the failure is about an option
+  type: str
+  sample: ready_timeout
+path:
+  description: The file or directory a failure is about.
+  returned: failure, when the failure is about a file
+  type: str
+  sample: /var/lib/terok/core/projects/demo/tasks/k7m2q_meta.yml
 """
 
 from ansible.module_utils.basic import AnsibleModule

@@ -222,6 +222,17 @@ paths:
       description: The task directories' tree (C(<root>/sandbox-live), or C(TEROK_SANDBOX_LIVE_DIR)).
       type: str
       sample: /var/lib/terok/sandbox-live
+option:
+  description:
+    - The option a failure is about, for example V(ready_timeout).
+  returned: failure, when the failure is about an option
+  type: str
+  sample: status
+path:
+  description: The file or directory a failure is about.
+  returned: failure, when the failure is about a file
+  type: str
+  sample: /var/lib/terok/core/projects/demo/tasks/k7m2q_meta.yml
 """
 
 from ansible.module_utils.basic import AnsibleModule

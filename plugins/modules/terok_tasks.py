@@ -17,7 +17,7 @@ description:
   - Every item is validated before anything is done; a bad item fails the whole call, naming C(tasks[i]) and the
     option (for example C(tasks[3].state)), and nothing is written.
   - Projects are converged one after another in name order. Within a project, the items go by phases (see
-    O(concurrency)): every item decides and writes its metadata, one at a time in the order of O(tasks), under the
+    O(concurrency)). Every item decides and writes its metadata, one at a time in the order of O(tasks), under the
     project's lock; then their podman actions (starting, recreating, stopping and removing containers, capturing
     logs) run side by side; once only waits are left, the waits for readiness and exits run side by side with the
     lock released, and the tasks and containers are read again before each item records what its wait saw.
@@ -554,6 +554,18 @@ removed:
   sample:
     - {task_id: k7m2q, name: old-spike, project: demo, status: absent, changed: true,
        archive_path: /var/lib/terok/archive/demo/tasks/20261128T091502118470Z_k7m2q_old-spike}
+option:
+  description:
+    - The option a failure is about, for example V(ready_timeout); for an item, C(tasks[i]) or C(tasks[i].option),
+      as in V(tasks[3].state).
+  returned: failure, when the failure is about an option
+  type: str
+  sample: tasks[3].state
+path:
+  description: The file or directory a failure is about.
+  returned: failure, when the failure is about a file
+  type: str
+  sample: /var/lib/terok/core/projects/demo/tasks/k7m2q_meta.yml
 """
 
 from ansible_collections.terok.lifecycle.plugins.module_utils._converge import Results, converge_many
