@@ -59,6 +59,10 @@ def test_result_keys_are_the_documented_ones(run_module, args):
     task = run_module(terok_task, args(name="a"))["task"]
     documented = re.findall(r"^    (\w+):\n      description:", terok_task.RETURN, re.M)
     assert set(task) == set(documented)
+    top = set(re.findall(r"^(\w+):\n  description:", terok_task.RETURN, re.M))
+    failure = run_module(terok_task, args(name="a", project="../etc"))
+    assert failure.get("failed") and failure["option"] == "project", failure
+    assert set(failure) - {"_rc", "_warnings", "invocation", "failed", "changed", "msg"} <= top
 
 
 def test_rename_via_task_id(run_module, args, layout):

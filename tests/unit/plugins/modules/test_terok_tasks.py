@@ -82,7 +82,10 @@ def test_result_keys_are_the_documented_ones(run_module, args, write_managed):
     assert set(result["tasks"][0]) == documented - on_failure
     assert set(result["removed"][0]) == documented - on_failure
     top = set(re.findall(r"^(\w+):\n  description:", terok_tasks.RETURN, re.M))
-    assert top == {"tasks", "removed"}
+    assert top == {"tasks", "removed", "option", "path"}  # option and path: on failure
+    failure = run_module(terok_tasks, args([item(name="a"), item(name="b", state="nonsense")]))
+    assert failure["option"] == "tasks[1].state"
+    assert set(failure) - {"_rc", "_warnings", "invocation", "failed", "changed", "msg"} <= top
 
 
 def test_one_podman_listing_for_many_items_and_projects(run_module, args, podman_log):
