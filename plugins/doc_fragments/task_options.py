@@ -73,6 +73,7 @@ options:
         RV(task.login_command) opens a shell in it.
       - A list is the argv as it is. A string is split into words as a POSIX shell splits them (quotes group
         words, no variable or glob expansion), so V(echo "hello world") runs C(echo) with one argument.
+      - Each word has fewer than 131072 bytes (Linux's limit on one argument of a program).
     type: raw
   init_script:
     description:
@@ -113,7 +114,8 @@ options:
       - More environment variables for the container, plain settings shown in results, diffs and logs, as
         C(env) is in containers.podman and community.docker. Put secrets in O(secret_env) instead.
       - A value is a string, a number or a boolean (passed as V(true) or V(false), as YAML writes them);
-        a list or a mapping is refused, naming its key.
+        a list or a mapping is refused, naming its key. C(NAME=value) has at most 65535 bytes (podman's
+        limit on a line of its env file).
       - The variables the module sets itself (C(REPO_ROOT), C(TASK_ID), C(PROJECT_NAME) and those of the
         options above) cannot be given here.
     type: dict
@@ -123,7 +125,12 @@ options:
         (Ansible's C(no_log)), no podman command line, no file the module leaves behind, and not in C(podman
         inspect). Each value becomes a podman secret (C(podman secret create) reading it from standard input),
         mounted at C(/run/secrets/<NAME>) in the container, and the init script exports it to the container
-        command (variable C(TEROK_SECRET_ENV) lists the names). The secrets are removed with the container.
+        command (variable C(TEROK_SECRET_ENV) lists the names).
+      - The podman secret of C(NAME) is C(tl-<hash>-NAME), C(<hash>) 12 hex digits of a hash of the task
+        (state root, project, id), within podman's 64 characters (a longer name is cut and ends in a hash
+        of it). The task's secrets are removed with its container and by a start that fails; any that a
+        killed run left are removed by the task's next container start with O(secret_env), or its removal.
+      - A value has 1 to 511999 bytes (podman's limits), checked before anything is written.
       - The image's init script must support this (the collection's C(files/init-ssh-and-repo.sh) does);
         a value ends without trailing newlines, as shell command substitution leaves it.
       - The container options hash covers the values through an HMAC-SHA256 under a per-host key (C(<root>/.terok-lifecycle-secrets.key),

@@ -173,6 +173,8 @@ class ContainerSpec:
         workspace: str,
         dossier_path: str,
         secrets_key: Callable[[], bytes],
+        *,
+        secret_prefix: str = "",
         rootless: bool = False,
     ) -> RunRequest:
         """The ``podman run`` request that creates and starts the task's container (detached).
@@ -203,6 +205,6 @@ class ContainerSpec:
             volumes=volumes,
             workdir=CONTAINER_WORKSPACE,
             env=self.environment(project, task_id),
-            secrets=[(secret_name(name, var), var) for var in sorted(self.secret_env)],
+            secrets=[(secret_name(secret_prefix, var), var) for var in sorted(self.secret_env)],
             options=podman_flags(dict(self.values, userns=confinement["userns"], hostname=self.values["hostname"] or name)),
         )

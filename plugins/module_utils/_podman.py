@@ -34,6 +34,7 @@ if TYPE_CHECKING:  # the names are for annotations only: typing is not imported 
 # Deadlines of the podman calls that end (a streaming call has the timeout it is given): past
 # its deadline a call is killed and fails with a PodmanError naming the call and the deadline, so
 # that a hung podman cannot hold a project's lock for ever. In seconds:
+ENV_DIR_PREFIX = "terok-env-"  # then the pid of the run that made it (sweep_env_dirs)
 CALL_TIMEOUT = 300.0  # any call without a deadline of its own (ps, start, rm, logs, info, secret …)
 LONG_CALL_TIMEOUT = 1800.0  # podman run (it may pull the image) and podman unshare rm -rf (a large workspace)
 STOP_MARGIN = 60.0  # podman stop: its --time (the grace before SIGKILL) plus this
@@ -122,6 +123,34 @@ class RunRequest:
         args += ["--workdir", self.workdir, "--env-file", env_file]
         args += ["--entrypoint", json.dumps(self.entrypoint), self.image]
         return args + self.command
+
+
+def sweep_env_dirs() -> None:
+    """Remove the env-file directories (``terok-env-<pid>-*`` in the temp directory) of runs that
+    are gone: a run killed during ``podman run`` leaves its directory behind. Only this user's."""
+    base = tempfile.gettempdir()
+    try:
+        entries = [entry for entry in os.scandir(base) if entry.name.startswith(ENV_DIR_PREFIX)]
+    except OSError:
+        return
+    for entry in entries:
+        pid = entry.name[len(ENV_DIR_PREFIX):].split("-", 1)[0]
+        try:
+            if not pid.isdigit() or not entry.is_dir(follow_symlinks=False) or entry.stat(follow_symlinks=False).st_uid != os.geteuid() or _alive(int(pid)):
+                continue
+        except OSError:
+            continue
+        shutil.rmtree(entry.path, ignore_errors=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 class CommandRunner:
@@ -269,10 +298,10 @@ class Podman:
         on failure remove what it made and say why.
 
         The environment goes through a 0600 file in a private temp directory, removed
-        right after the call. A missing image is told apart from other failures
+        right after the call (and, after a kill, by the next run: ``sweep_env_dirs``). A missing image is told apart from other failures
         (``option`` image).
         """
-        directory = tempfile.mkdtemp(prefix="terok-env-")
+        directory = tempfile.mkdtemp(prefix="%s%d-" % (ENV_DIR_PREFIX, os.getpid()))
         try:
             env_file = os.path.join(directory, "env")
             fd = os.open(env_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
@@ -300,11 +329,8 @@ class Podman:
         self._checked("unshare", "rm", "-rf", "--", path, timeout=LONG_CALL_TIMEOUT)
 
     def create_secret(self, name: str, value: str) -> None:
-        """``podman secret create NAME -`` with the value on standard input, never on a command line.
-
-        A secret of that name left by an earlier container is replaced.
-        """
-        self.remove_secrets([name])
+        """``podman secret create NAME -`` with the value on standard input, never on a command line
+        (the caller removes a secret of that name first)."""
         rc, out, err = self._command("secret", "create", name, "-", data=value)
         if rc != 0:
             raise PodmanError("podman secret create %s failed (rc=%s): %s" % (name, rc, _detail(out, err)))

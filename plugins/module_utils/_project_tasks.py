@@ -289,11 +289,15 @@ class ProjectTasks:
         return read_work_status(path)
 
     def file_state(self, task: Task) -> Dict[str, Any]:
-        """What of the task's own files is there: the workspace's mode (None: missing) and the README."""
-        workspace = self.layout.workspace(task.project, task.stored_id)
+        """What of the task's own files is there: the workspace's mode (None: missing; ``symlink``: a
+        symbolic link, never followed) and the README."""
+        workspace = self.layout.workspace(task.project, task.stored_id, guard=False)
+        self.layout.guard(os.path.dirname(workspace))
         try:
             st = os.lstat(workspace)
             mode = "%04o" % stat.S_IMODE(st.st_mode) if stat.S_ISDIR(st.st_mode) else None
+            if stat.S_ISLNK(st.st_mode):
+                mode = "symlink"
         except FileNotFoundError:
             mode = None
         readme = os.path.lexists(os.path.join(self.layout.task_dir(task.project, task.stored_id), "README.md"))

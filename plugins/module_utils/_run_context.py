@@ -17,12 +17,12 @@ import threading
 
 from ansible_collections.terok.lifecycle.plugins.module_utils._errors import TerokError
 from ansible_collections.terok.lifecycle.plugins.module_utils._paths import Layout
-from ansible_collections.terok.lifecycle.plugins.module_utils._podman import Container, Podman, PodmanError
+from ansible_collections.terok.lifecycle.plugins.module_utils._podman import Container, Podman, PodmanError, sweep_env_dirs
 from ansible_collections.terok.lifecycle.plugins.module_utils._secrets import load_key
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # the names are for annotations only: typing is not imported at run time
-    from typing import Any, Dict, Iterator, List, Optional
+    from typing import Any, Dict, Iterator, List, Optional, Sequence, Set
 
 UNKNOWN_STATES = "container states are unknown"
 # the confinement options that are cgroup resource limits, in the order a warning names them
@@ -111,6 +111,8 @@ class RunContext(RunGate):
         self._secrets_key: Optional[bytes] = None
         self._host: Optional[Dict[str, Any]] = None
         self._image_ids: Optional[Dict[str, str]] = None
+        self._secret_names: Optional[Set[str]] = None
+        self._env_swept = False
         self.interrupted: Optional[str] = None  # the signal that interrupted the run, by name
 
     # Interruption ---------------------------------------------------------------------------------
@@ -155,6 +157,7 @@ class RunContext(RunGate):
         run may have changed any container)."""
         self._containers = None
         self.listing_ok = False
+        self._secret_names = None
 
     def containers(self, required: bool = False) -> Dict[str, Container]:
         """Every container by name, listed once per run and again after ``forget_containers``.
@@ -198,6 +201,29 @@ class RunContext(RunGate):
                 container_id or (old.id if old and labels is None else None),
                 exited_at=self.now().timestamp() if state == "exited" else None,
             )
+
+    def secret_names(self) -> Set[str]:
+        """The names of the podman secrets, from one ``podman secret ls`` per run, asked again after
+        ``forget_containers`` and kept up to date by ``note_secrets``; empty, with a warning, if podman fails."""
+        if self._secret_names is None:
+            try:
+                self._secret_names = set(self.podman.secret_names())
+            except PodmanError as exc:
+                self.warn("the podman secrets are unknown, so no secret left by an earlier run is removed: %s" % exc.msg)
+                self._secret_names = set()
+        return self._secret_names
+
+    def note_secrets(self, removed: Sequence[str] = (), made: Sequence[str] = ()) -> None:
+        """Record what a step did to the podman secrets, so that no second listing is needed."""
+        if self._secret_names is not None:
+            self._secret_names.difference_update(removed)
+            self._secret_names.update(made)
+
+    def sweep_env_dirs(self) -> None:
+        """Once per run: remove the env-file directories that killed runs left (``_podman.sweep_env_dirs``)."""
+        if not self._env_swept:
+            self._env_swept = True
+            sweep_env_dirs()
 
     def secrets_key(self) -> bytes:
         """The host's key for hashing secrets, read once (drawn and kept when missing, outside check mode)."""

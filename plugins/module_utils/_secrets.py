@@ -15,14 +15,14 @@ label anyone on the host can read, does not let a weak secret be guessed offline
 
 from __future__ import annotations
 
-import errno
 import hashlib
 import hmac
 import os
 import secrets
+import tempfile
 
 from ansible_collections.terok.lifecycle.plugins.module_utils._errors import TerokError
-from ansible_collections.terok.lifecycle.plugins.module_utils._fileio import make_dirs
+from ansible_collections.terok.lifecycle.plugins.module_utils._fileio import TEMP_SUFFIX, make_dirs, remove_file
 from ansible_collections.terok.lifecycle.plugins.module_utils._metadata import read_regular
 
 TYPE_CHECKING = False
@@ -34,10 +34,29 @@ KEY_BYTES = 32
 # the env variable that tells the init script which /run/secrets files to export
 SECRET_ENV_VAR = "TEROK_SECRET_ENV"
 SECRETS_LABEL = "io.terok.lifecycle.secrets"
+# every secret the collection makes starts with this, then a hash of its task (task_prefix)
+SECRET_PREFIX = "tl-"
+NAME_MAX = 64  # the longest secret name podman takes
 
 
-def secret_name(container: str, variable: str) -> str:
-    """The podman secret that carries ``variable`` for ``container``."""
+def task_prefix(root: str, project: str, task_id: str) -> str:
+    """What the names of the task's secrets start with: ``tl-`` and 12 hex digits of a hash of the task
+    (state root, project, id), so that any secret of the task, an orphan included, is found by name alone."""
+    task = "\0".join((root, project, task_id)).encode("utf-8", "surrogateescape")
+    return "%s%s-" % (SECRET_PREFIX, hashlib.sha256(task).hexdigest()[:12])
+
+
+def secret_name(prefix: str, variable: str) -> str:
+    """The podman secret that carries ``variable`` for the task of ``prefix``: the prefix and the
+    variable, within podman's 64 characters (a longer variable is cut and ends in a hash of itself)."""
+    name = prefix + variable
+    if len(name) <= NAME_MAX:
+        return name
+    return "%s-%s" % (name[:NAME_MAX - 13], hashlib.sha256(variable.encode("utf-8")).hexdigest()[:12])
+
+
+def legacy_secret_name(container: str, variable: str) -> str:
+    """How earlier versions of the collection named the secret of ``variable`` for ``container`` (kept to remove them)."""
     return "%s-%s" % (container, variable)
 
 
@@ -49,29 +68,38 @@ def key_path(root: str) -> str:
 def load_key(root: str, create: bool) -> bytes:
     """The host's key; drawn and written (0600, atomically, first writer wins) when missing and ``create``.
 
-    Without ``create`` (check mode) a missing key is a fresh one that is not kept: no hash made
-    with it matches a container's, which is the truth, since the real run would draw a new key.
+    A key file of another size than 32 bytes (an older version left an empty one when the disk
+    was full) hashed nothing that a container carries: it is replaced. Without ``create``
+    (check mode) a missing key is a fresh one that is not kept: no hash made with it matches a
+    container's, which is the truth, since the real run would draw a new key.
     """
     path = key_path(root)
     data = read_regular(path)
     if data is not None and len(data) == KEY_BYTES:
         return data
-    if data is not None:
-        raise TerokError("%s is not a key of %d bytes; remove it to draw a new one" % (path, KEY_BYTES), path=path)
     key = secrets.token_bytes(KEY_BYTES)
     if not create:
         return key
     make_dirs(root)
+    temp = None
     try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o600)
+        fd, temp = tempfile.mkstemp(prefix="." + KEY_FILE + ".", suffix=TEMP_SUFFIX, dir=root)
+        with os.fdopen(fd, "wb") as handle:
+            os.fchmod(handle.fileno(), 0o600)
+            handle.write(key)
+            handle.flush()
+            os.fsync(handle.fileno())
+        if data is None:
+            os.link(temp, path)  # fails when another run drew its key meanwhile: first writer wins
+        else:
+            os.rename(temp, path)
+    except FileExistsError:
+        return load_key(root, create=False)
     except OSError as exc:
-        if exc.errno == errno.EEXIST:  # another run drew it meanwhile
-            return load_key(root, create=False)
         raise TerokError("cannot write %s: %s" % (path, exc.strerror or exc), path=path)
-    with os.fdopen(fd, "wb") as handle:
-        handle.write(key)
-        handle.flush()
-        os.fsync(handle.fileno())
+    finally:
+        if temp is not None:
+            remove_file(temp)
     return key
 
 

@@ -35,11 +35,11 @@ from ansible_collections.terok.lifecycle.plugins.module_utils._podman import Pod
 from ansible_collections.terok.lifecycle.plugins.module_utils._project_tasks import ProjectTasks, Task, new_task_meta
 from ansible_collections.terok.lifecycle.plugins.module_utils._results import task_result
 from ansible_collections.terok.lifecycle.plugins.module_utils._run_context import RunContext
-from ansible_collections.terok.lifecycle.plugins.module_utils._secrets import SECRETS_LABEL, secret_name
+from ansible_collections.terok.lifecycle.plugins.module_utils._secrets import SECRETS_LABEL, legacy_secret_name, task_prefix
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # the names are for annotations only: typing is not imported at run time
-    from typing import Any, Callable, Iterator, List, Optional, Sequence, Tuple
+    from typing import Any, Callable, Iterable, Iterator, List, Optional, Sequence, Tuple
 
     from ansible_collections.terok.lifecycle.plugins.module_utils._phases import Steps
 
@@ -155,10 +155,12 @@ class TaskSession:
 
     # Task files ----------------------------------------------------------------------------
     def sweep_incomplete(self) -> None:
-        """Remove what a killed create left (housekeeping: not reported as a change)."""
+        """Remove what a killed create left, and the env-file directories of killed runs
+        (housekeeping: not reported as a change)."""
         self.context.check_interrupted()
         if self.context.acting:
             self.tasks.sweep_incomplete(self.context.warn)
+            self.context.sweep_env_dirs()
 
     def create(self, name: str) -> Task:
         """A new task named ``name``; check mode predicts it without drawing an id."""
@@ -267,10 +269,14 @@ class TaskSession:
         when a plain removal is refused. What still resists keeps the task, marked deleting,
         for a rerun to finish.
         """
+        workspace = self.context.layout.workspace(task.project, task.stored_id, guard=False)
         with self._writing() as real:
             if not real:
                 self.tasks.drop(task.stored_id)
                 return None
+            if os.path.islink(workspace):
+                self.context.warn("the workspace %s is a symbolic link: it is removed as a link, what it points "
+                                  "to is left untouched" % workspace)
             try:
                 yield Act(lambda: self._remove_task_dir(task), bounded=False)
             except (OSError, TerokError) as exc:
@@ -307,8 +313,13 @@ class TaskSession:
         return current.id if current is not None else None
 
     def create_container(self, task: Task, spec: ContainerSpec, name: str, mode: str) -> Steps:
-        """``podman run`` the task's container from ``spec``, its secrets first made podman secrets."""
+        """``podman run`` the task's container from ``spec``, its secrets first made podman secrets.
+
+        The task's secrets left by an earlier run (a kill between ``podman secret create`` and
+        ``podman run``, a changed ``secret_env``) go first; a run that fails removes the secrets it made.
+        """
         layout, podman = self.context.layout, self.context.podman
+        prefix = task_prefix(layout.root, task.project, task.task_id) if task.task_id else ""
         request = spec.run_request(
             name,
             task.project,
@@ -317,23 +328,32 @@ class TaskSession:
             layout.workspace(task.project, task.task_id, guard=False) if task.task_id else "",
             layout.dossier_path(task.project, task.task_id) if task.task_id else "",
             self.context.secrets_key,
+            secret_prefix=prefix,
             # podman is asked whether it runs rootless only when a container is really made
-            spec.values["userns"] is None and self.context.acting and self.context.rootless(),
+            rootless=spec.values["userns"] is None and self.context.acting and self.context.rootless(),
         )
+        made = [secret for secret, _target in request.secrets]
+        stale: List[str] = []
 
         def run() -> Optional[str]:
+            podman.remove_secrets(sorted(set(stale + made)))
             try:
-                for (secret, _target), variable in zip(request.secrets, sorted(spec.secret_env)):
+                for secret, variable in zip(made, sorted(spec.secret_env)):
                     podman.create_secret(secret, spec.secret_env[variable])
                 return podman.run_container(request)
             except TerokError:
-                podman.remove_secrets([secret for secret, _target in request.secrets])
+                podman.remove_secrets(made)
                 raise
 
         container_id = None
         with self._writing() as real:
             if real:
-                container_id = yield Act(run)
+                stale += _starting_with(self.context.secret_names(), prefix) if made else []
+                try:
+                    container_id = yield Act(run)
+                finally:
+                    self.context.note_secrets(removed=stale + made)
+                self.context.note_secrets(made=made)
                 self.context.warn_unenforced_limits(spec.values)
         self._note(task, name, "running", dict(request.labels), container_id=container_id)
 
@@ -359,18 +379,25 @@ class TaskSession:
         self._note(task, name, "exited")
 
     def remove_containers(self, task: Task, names: Sequence[str]) -> Steps:
-        """Force-remove containers of the task, and the podman secrets they were given.
+        """Force-remove containers of the task, and the task's podman secrets: those named by the
+        task's prefix (orphans of a killed or failed start included) and, for containers made by
+        earlier versions, those their label names.
 
         Raise PodmanError when podman fails.
         """
-        if not names:
-            return
         listing = self.context.containers()
-        secrets = [
-            secret_name(name, variable)
-            for name in names if name in listing
-            for variable in filter(None, listing[name].labels.get(SECRETS_LABEL, "").split(","))
-        ]
+        secrets = []
+        if task.task_id is not None:
+            existing = self.context.secret_names()
+            secrets = _starting_with(existing, task_prefix(self.context.layout.root, task.project, task.task_id))
+            secrets += [
+                legacy_secret_name(name, variable)
+                for name in names if name in listing
+                for variable in filter(None, listing[name].labels.get(SECRETS_LABEL, "").split(","))
+                if legacy_secret_name(name, variable) in existing
+            ]
+        if not names and not secrets:
+            return
 
         def remove() -> None:
             self.context.podman.remove(names)
@@ -378,7 +405,10 @@ class TaskSession:
 
         with self._writing() as real:
             if real:
-                yield Act(remove, bounded=False, together=("remove", (names, secrets)))
+                try:
+                    yield Act(remove, bounded=False, together=("remove", (names, secrets)))
+                finally:
+                    self.context.note_secrets(removed=secrets)
         for name in names:
             self._note(task, name, None)
 
@@ -538,3 +568,7 @@ class TaskSession:
         if seen.exit_code is None:
             return fresh, True
         return self.update_meta(fresh, {"exit_code": seen.exit_code}), True
+
+
+def _starting_with(names: Iterable[str], prefix: str) -> List[str]:
+    return sorted(name for name in names if name.startswith(prefix))

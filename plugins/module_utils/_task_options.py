@@ -47,6 +47,18 @@ RESERVED_ENV = frozenset(["REPO_ROOT", "TASK_ID", "PROJECT_NAME", SECRET_ENV_VAR
 _USERNS = re.compile(r"auto(:\S+)?|host|nomap|private|ns:/\S+|keep-id(:(uid|gid|size)=\d+(,(uid|gid|size)=\d+)*)?")
 _CAPABILITY = re.compile(r"(CAP_)?[A-Z][A-Z_]*|ALL")
 _MEMORY = re.compile(r"\d+(\.\d+)?[bkmgBKMG]?")
+MEMORY_MIN = 6 * 1024 * 1024  # Docker's minimum; below it the container's own start may pass the limit (runc refuses)
+CPUS_MAX = 175921860  # the kernel's largest CFS quota (2^44-1 us) over podman's period of 100000 us
+PIDS_MAX = 4194304  # the kernel's PID_MAX_LIMIT: pids.max takes nothing larger
+# an image reference as podman parses it: [registry[:port]/]path[:tag][@algorithm:hex], the path in lowercase
+_IMAGE_REFERENCE = re.compile(
+    # a registry is a first component with a dot or a port, or localhost (else it is part of the name)
+    r"((?:[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)+(?::\d+)?"
+    r"|[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?:\d+|localhost|\[[0-9a-fA-F:]+\](?::\d+)?)/)?"
+    r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*"
+    r"(?::[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?"
+    r"(?:@[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,})?"
+)
 _NETWORK = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:=/,-]*")
 PUBLISH = re.compile(r"((\[[0-9a-fA-F:.]+\]|[0-9.]+):)?((\d+)(-\d+)?)?:(\d+)(-\d+)?(/(tcp|udp|sctp))?|(\d+)(/(tcp|udp|sctp))?")
 _USER = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*(:[A-Za-z0-9_][A-Za-z0-9_.-]*)?")
@@ -71,9 +83,13 @@ _LABEL_KEY = re.compile(r"[^\s=\x00]+")
 _HOSTNAME = re.compile(r"(?=.{1,64}$)[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)*")
 _TIMEZONE = re.compile(r"[A-Za-z0-9_+-]+(/[A-Za-z0-9_+-]+)*")
 _DURATION = re.compile(r"(\d+(\.\d+)?(ns|us|ms|s|m|h))+")
+ARG_WORD_MAX = 131072  # Linux's MAX_ARG_STRLEN (32 pages): execve refuses a longer argument (E2BIG)
+SECRET_MAX = 512000  # podman: "secret data must be larger than 0 and less than 512000 bytes"
+ENV_LINE_MAX = 65535  # podman reads --env-file lines with a 64 KiB buffer ("bufio.Scanner: token too long")
 _SECRET_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,252}")
-# the secrets the collection makes for secret_env: <project>-<mode>-<id>-<VARIABLE> (see _secrets.secret_name)
-_OWN_SECRET = re.compile(r"[a-z0-9][a-z0-9_-]*-(cli|web|run|toad)-[a-z0-9]{5}-[A-Za-z_][A-Za-z0-9_]*")
+# the secrets the collection makes for secret_env: tl-<task hash>-<VARIABLE> (see _secrets.secret_name), and
+# <project>-<mode>-<id>-<VARIABLE> as earlier versions named them
+_OWN_SECRET = re.compile(r"tl-[0-9a-f]{12}-.+|[a-z0-9][a-z0-9_-]*-(cli|web|run|toad)-[a-z0-9]{5}-[A-Za-z_][A-Za-z0-9_]*")
 _RESTART = re.compile(r"no|always|unless-stopped|on-failure(:\d+)?")
 HEALTHCHECK_KEYS = ("test", "interval", "timeout", "start_period", "retries")
 
@@ -186,6 +202,9 @@ def _image(value: Any, option: str) -> str:
     image = _text(value, option)
     if image.startswith("-"):
         raise TerokError("%s must not start with '-'" % option, option=option)
+    if not _IMAGE_REFERENCE.fullmatch(image):
+        raise TerokError("%s %r is not an image reference ([REGISTRY/]NAME[:TAG][@DIGEST], the name in lowercase), "
+                         "which podman would refuse" % (option, image), option=option)
     return image
 
 
@@ -208,6 +227,11 @@ def _command(command: Any, option: str) -> List[str]:
         raise TerokError("%s must not be empty" % option, option=option)
     if any("\x00" in word for word in argv):
         raise TerokError("%s must not contain a NUL character" % option, option=option)
+    for index, word in enumerate(argv):
+        size = len(word.encode("utf-8", "surrogateescape"))
+        if size >= ARG_WORD_MAX:
+            raise TerokError("%s word %d has %d bytes: Linux runs no program with an argument of %d bytes or more, "
+                             "so podman could not be started" % (option, index, size, ARG_WORD_MAX), option=option)
     return argv
 
 
@@ -264,6 +288,13 @@ def _variables(secret: bool) -> Callable[[Any, str], Dict[str, str]]:
             if "\x00" in text or (not secret and ("\n" in text or "\r" in text)):
                 rule = "NUL" if secret else "NUL or line breaks"
                 raise TerokError("%s value of %s must not contain %s" % (option, key, rule), option=option)
+            size = len(text.encode("utf-8", "surrogateescape"))
+            if secret and not 0 < size < SECRET_MAX:
+                raise TerokError("%s value of %s has %d bytes: podman takes a secret of 1 to %d bytes"
+                                 % (option, key, size, SECRET_MAX - 1), option=option)
+            if not secret and len(str(key)) + 1 + size > ENV_LINE_MAX:
+                raise TerokError("%s value of %s has %d bytes: podman reads an env file line (NAME=value) of at most "
+                                 "%d bytes" % (option, key, size, ENV_LINE_MAX), option=option)
             variables[str(key)] = text
         return variables
     return check
@@ -286,16 +317,41 @@ def _cpus(value: Any, option: str) -> str:
         number = float(value)
     except (TypeError, ValueError):
         number = -1.0
-    if not number > 0:
-        raise TerokError("%s must be a number of CPUs above 0, got %r" % (option, value), option=option)
+    if not 0.01 <= number <= CPUS_MAX:
+        raise TerokError("%s must be a number of CPUs from 0.01 to %d (the kernel's CFS quota), got %r"
+                         % (option, CPUS_MAX, value), option=option)
     return "%g" % number
 
 
 def _pids_limit(value: Any, option: str) -> int:
-    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-        raise TerokError("%s must be a whole number of processes of 1 or more, got %r" % (option, value),
-                         option=option)
+    if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= PIDS_MAX:
+        raise TerokError("%s must be a whole number of processes from 1 to %d (the kernel's most), got %r"
+                         % (option, PIDS_MAX, value), option=option)
     return value
+
+
+def _memory(value: Any, option: str) -> str:
+    text = _matching(_MEMORY, "a size such as 512m or 4g")(value, option)
+    unit = text[-1].lower() if text[-1].isalpha() else "b"
+    size = float(text.rstrip("bkmgBKMG")) * 1024 ** "bkmg".index(unit)
+    if size < MEMORY_MIN:
+        raise TerokError("%s %s is below the smallest memory limit, 6m: the container's own start would pass it"
+                         % (option, text), option=option)
+    return text
+
+
+def _publish(value: Any, option: str) -> str:
+    entry = str(value)
+    match = PUBLISH.fullmatch(entry)
+    if match is None:
+        raise TerokError("%s %r is not a port as podman --publish takes it, such as 8080:80" % (option, value),
+                         option=option)
+    # host port and range end, container port and range end, or the one container port
+    ports = [(group or "").lstrip("-") for group in match.group(4, 5, 6, 7, 10)]
+    bad = [port for port in ports if port and not 1 <= int(port) <= 65535]
+    if bad:
+        raise TerokError("%s %r: port %s is not from 1 to 65535" % (option, entry, bad[0]), option=option)
+    return entry
 
 
 def _cdi_devices() -> Dict[str, List[str]]:
@@ -504,7 +560,7 @@ def _secret(value: Any, option: str) -> str:
         raise TerokError("%s %r: %r is not a podman secret name" % (option, entry, name), option=option)
     if _OWN_SECRET.fullmatch(name):
         raise TerokError("%s %s is named like the secrets the collection makes for secret_env "
-                         "(<container>-<VARIABLE>), which it replaces and removes" % (option, name), option=option)
+                         "(tl-<task hash>-<VARIABLE>), which it replaces and removes" % (option, name), option=option)
     settings = {}
     for word in rest.split(",") if rest else ():
         key, sep, setting = word.partition("=")
@@ -585,6 +641,7 @@ _CONTAINER = (
         "RV(task.login_command) opens a shell in it.",
         "A list is the argv as it is. A string is split into words as a POSIX shell splits them (quotes group "
         "words, no variable or glob expansion), so V(echo \"hello world\") runs C(echo) with one argument.",
+        "Each word has fewer than 131072 bytes (Linux's limit on one argument of a program).",
     )),
     Option("init_script", "path", check=_init_script, doc=(
         "A path on the target of the init script, bind-mounted read-only over "
@@ -617,7 +674,8 @@ _CONTAINER = (
         "More environment variables for the container, plain settings shown in results, diffs and logs, as "
         "C(env) is in containers.podman and community.docker. Put secrets in O(secret_env) instead.",
         "A value is a string, a number or a boolean (passed as V(true) or V(false), as YAML writes them); a list "
-        "or a mapping is refused, naming its key.",
+        "or a mapping is refused, naming its key. C(NAME=value) has at most 65535 bytes (podman's limit on a line "
+        "of its env file).",
         "The variables the module sets itself (C(REPO_ROOT), C(TASK_ID), C(PROJECT_NAME) and those of the options "
         "above) cannot be given here.",
     )),
@@ -626,7 +684,12 @@ _CONTAINER = (
         "(Ansible's C(no_log)), no podman command line, no file the module leaves behind, and not in C(podman "
         "inspect). Each value becomes a podman secret (C(podman secret create) reading it from standard input), "
         "mounted at C(/run/secrets/<NAME>) in the container, and the init script exports it to the container "
-        "command (variable C(TEROK_SECRET_ENV) lists the names). The secrets are removed with the container.",
+        "command (variable C(TEROK_SECRET_ENV) lists the names).",
+        "The podman secret of C(NAME) is C(tl-<hash>-NAME), C(<hash>) 12 hex digits of a hash of the task (state "
+        "root, project, id), within podman's 64 characters (a longer name is cut and ends in a hash of it). The "
+        "task's secrets are removed with its container and by a start that fails; any that a killed run left are "
+        "removed by the task's next container start with O(secret_env), or its removal.",
+        "A value has 1 to 511999 bytes (podman's limits), checked before anything is written.",
         "The image's init script must support this (the collection's C(files/init-ssh-and-repo.sh) does); a value "
         "ends without trailing newlines, as shell command substitution leaves it.",
         "The container options hash covers the values through an HMAC-SHA256 under a per-host key "
@@ -670,8 +733,8 @@ _CONTAINER = (
            flags=_each("--cap-add"), result_doc="The capabilities added.", doc=(
         "Capabilities to add (C(--cap-add)).",
     )),
-    Option("memory", "str", confinement=True, check=_matching(_MEMORY, "a size such as 512m or 4g"),
-           flags=_flag("--memory"), result_doc="The memory limit, null for none.", doc=(
+    Option("memory", "str", confinement=True, check=_memory, flags=_flag("--memory"),
+           result_doc="The memory limit, null for none.", doc=(
         "The memory limit (C(--memory)), for example V(4g); none by default, as terok.",
     )),
     Option("cpus", "float", confinement=True, check=_cpus, flags=_flag("--cpus"), result_type="str",
@@ -691,7 +754,7 @@ _CONTAINER = (
         "C(/dev/net/tun) needs V(none) or V(host).",
     )),
     Option("publish", "list", elements="str", confinement=True, unset=[], flags=_each("--publish"),
-           check=_list_of(_matching(PUBLISH, "a port as podman --publish takes it, such as 8080:80"), "ports"),
+           check=_list_of(_publish, "ports"),
            result_doc="The published ports.", doc=(
         "Ports to publish (C(--publish)), for example V(8080:80). With O(mode=web) or O(mode=toad) the host "
         "port of the first one is recorded as C(web_port) in C(_meta.yml), as terok records it.",

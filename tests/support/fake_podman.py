@@ -48,7 +48,7 @@ READ_ONLY = frozenset(["ps", "logs", "inspect", "version", "info", "images", "im
 LOGS = "2026-11-28T09:15:02Z hello\n"
 FOLLOW = ">> cloning\n>> init complete\n"
 
-FIELDS = ("containers", "fail", "stuck", "logs", "follow", "wait", "images", "echo_env_on_failure")
+FIELDS = ("containers", "fail", "stuck", "logs", "follow", "wait", "images", "echo_env_on_failure", "secrets")
 RECORDS = ("calls", "spawned", "env_files", "mounts")
 
 
@@ -74,7 +74,7 @@ class FakePodman:
     """A podman that answers from ``containers`` and records every call (see the module docstring)."""
 
     def __init__(self, containers=None, fail=None, stuck=(), logs=LOGS, follow=FOLLOW, wait=0, images=None,
-                 echo_env_on_failure=False):
+                 echo_env_on_failure=False, secrets=()):
         self.containers = {name: dict(value) for name, value in (containers or {}).items()}
         self.fail = {sub: tuple(value) for sub, value in (fail or {}).items()}
         self.stuck = set(stuck)
@@ -83,6 +83,7 @@ class FakePodman:
         self.wait = wait
         self.images = None if images is None else set(images)
         self.echo_env_on_failure = echo_env_on_failure
+        self.secrets = sorted(secrets)  # the names of the podman secrets there are
         self.calls = []
         self.timeouts = []  # the deadline of every ``run`` call, in order (not in the state file)
         self.spawned = []
@@ -109,7 +110,7 @@ class FakePodman:
 
     def mutating_calls(self):
         """The ``run`` calls whose subcommand may change something."""
-        return [argv for argv in self.calls if len(argv) < 2 or argv[1] not in READ_ONLY]
+        return [argv for argv in self.calls if len(argv) < 2 or (argv[1] not in READ_ONLY and argv[1:3] != ["secret", "ls"])]
 
     # podman ------------------------------------------------------------------------------------
     def answer(self, args):
@@ -136,6 +137,8 @@ class FakePodman:
             return 0, self.follow if "--follow" in args else self.logs, ""
         if sub == "wait":
             return 0, "%d\n" % self.wait, ""
+        if sub == "secret":
+            return self._secret(args[1:])
         if sub == "image" and args[1:2] == ["exists"]:
             return (0 if self.images is None or args[2] in self.images else 1), "", ""
         if sub == "run":
@@ -156,6 +159,19 @@ class FakePodman:
             elif sub == "rm" and name not in self.stuck:
                 del self.containers[name]
         return 0, "", ""
+
+    def _secret(self, args):
+        """``podman secret create NAME -``, ``rm NAME...`` (each missing one an error, the rest removed), ``ls``."""
+        if args[:1] == ["ls"]:
+            return 0, "".join(name + "\n" for name in self.secrets), ""
+        if args[:1] == ["create"]:
+            if args[1] in self.secrets:
+                return 125, "", "Error: %s: secret name in use" % args[1]
+            self.secrets = sorted(self.secrets + [args[1]])
+            return 0, "%016x\n" % len(self.calls), ""
+        missing = [name for name in args[1:] if name not in self.secrets]
+        self.secrets = [name for name in self.secrets if name not in args[1:]]
+        return (1 if missing else 0), "", "".join("Error: no such secret: %s\n" % name for name in missing)
 
     def _listed(self, name):
         """The container as ``podman ps -a --format json`` lists it."""

@@ -36,6 +36,9 @@ class ProcessRunner(CommandRunner):
         except subprocess.TimeoutExpired:  # subprocess.run has killed and reaped it
             raise PodmanError("%s did not end within its deadline of %ss: it was killed"
                               % (" ".join([os.path.basename(argv[0])] + argv[1:2]), timeout))
+        except OSError as exc:  # as ModuleRunner: a call that cannot start is a PodmanError
+            raise PodmanError("%s could not be run: %s" % (" ".join([os.path.basename(argv[0])] + argv[1:2]),
+                                                           exc.strerror or exc))
         return proc.returncode, _text(proc.stdout), _text(proc.stderr)
 
     def stream(self, argv, needle, timeout):

@@ -178,11 +178,11 @@ def test_a_spec_without_secrets_never_asks_for_the_key():
 
 def test_secrets_go_as_mounted_podman_secrets_and_only_their_names_in_the_environment():
     s = spec(secret_env={"TOKEN": "hunter2", "API_KEY": "multi\nline"}, env={"PLAIN": "x"})
-    request = s.run_request("demo-cli-k7m2q", "demo", "k7m2q", "cli", "/ws", "/d", KEY)
+    request = s.run_request("demo-cli-k7m2q", "demo", "k7m2q", "cli", "/ws", "/d", KEY, secret_prefix="tl-0123456789ab-")
     args = request.argv("/tmp/env")
     assert not any("hunter2" in a or "multi" in a for a in args)
-    assert request.secrets == [("demo-cli-k7m2q-API_KEY", "API_KEY"), ("demo-cli-k7m2q-TOKEN", "TOKEN")]
-    assert "demo-cli-k7m2q-TOKEN,type=mount,target=TOKEN" in args
+    assert request.secrets == [("tl-0123456789ab-API_KEY", "API_KEY"), ("tl-0123456789ab-TOKEN", "TOKEN")]
+    assert "tl-0123456789ab-TOKEN,type=mount,target=TOKEN" in args
     assert request.env["TEROK_SECRET_ENV"] == "API_KEY TOKEN"
     assert "hunter2" not in json.dumps(request.env)
     labels = [args[i + 1] for i, a in enumerate(args) if a == "--label"]
@@ -245,7 +245,7 @@ def test_default_command_and_image_init_script():
 
 
 def confinement_argv(rootless=False, **params):
-    request = spec(**params).run_request("demo-cli-k7m2q", "demo", "k7m2q", "cli", "/ws", "/d", KEY, rootless)
+    request = spec(**params).run_request("demo-cli-k7m2q", "demo", "k7m2q", "cli", "/ws", "/d", KEY, rootless=rootless)
     return request.argv("/tmp/env")
 
 

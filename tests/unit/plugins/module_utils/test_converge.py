@@ -283,7 +283,7 @@ def test_check_mode_writes_nothing_and_calls_no_mutating_podman(
     assert outcome.changed is changed
     assert tree_snapshot(root) == before
     assert runner.mutating_calls() == []
-    assert set(runner.subcommands()) <= {"ps"}
+    assert set(runner.subcommands()) <= {"ps", "secret"}  # secret: ls (no call mutates), a removal's task secrets
 
 
 def test_check_mode_rename_reports_the_new_name(make_runtime, write_task):
@@ -655,3 +655,22 @@ def test_finished_at_is_the_containers_exit_time(make_runtime, write_task, layou
     assert run(runtime, task_id="k7m2q").task["finished_at"] == "2026-11-28T10:00:00+00:00"
     running, _runner = make_runtime(containers={"demo-run-k7m2q": {"State": "running", "ExitedAt": 0}})
     assert run(running, task_id="k7m2q").task["finished_at"] is None
+
+
+@pytest.mark.parametrize("state", ["absent", "archived"])
+def test_a_symlinked_workspace_is_removed_as_a_link_its_target_untouched_and_the_task_goes(make_runtime, layout, tmp_path, state):
+    runtime, runner = make_runtime()
+    task_id = run(runtime, name="a", state="running", image="img", wait_ready=False).task["task_id"]
+    workspace = layout.workspace("demo", task_id)
+    os.rename(workspace, str(tmp_path / "elsewhere"))
+    (tmp_path / "elsewhere" / "keep").write_text("kept")
+    os.symlink(str(tmp_path / "elsewhere"), workspace)
+    runtime, _runner = make_runtime(containers=runner.containers)
+    outcome = run(runtime, name="a", state=state)
+    assert outcome.changed is True and outcome.task["status"] == "absent"
+    assert any("symbolic link" in warning and workspace in warning for warning in runtime.warnings), runtime.warnings
+    assert not os.path.lexists(layout.task_dir("demo", task_id))
+    assert (tmp_path / "elsewhere" / "keep").read_text() == "kept"  # never followed
+    assert sorted(os.listdir(str(tmp_path / "elsewhere"))) == [".new-task-marker", "keep"]
+    runtime, _runner = make_runtime()
+    assert run(runtime, name="a", state=state).changed is False

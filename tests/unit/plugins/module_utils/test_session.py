@@ -157,7 +157,7 @@ def test_remove_task_order_and_result(make_runtime, write_task, layout):
     runtime, runner = make_runtime(containers={"demo-cli-k7m2q": {"State": "running"}})
     tasks = load(layout)
     entry = remove_task(runtime, tasks, tasks.tasks["k7m2q"])
-    assert runner.subcommands() == ["ps", "logs", "rm"]
+    assert runner.subcommands() == ["ps", "logs", "secret", "rm"]  # secret: ls, to find the task's secrets
     with open(os.path.join(entry, TASK_JSON)) as handle:
         data = json.load(handle)
     assert data["agent"] == "claude"
@@ -244,6 +244,7 @@ class SecretRecorder(CommandRunner):
 
 def test_secrets_reach_podman_on_standard_input_only_and_go_with_the_container(layout, write_task, podman_exe):
     from ansible_collections.terok.lifecycle.plugins.module_utils._container_spec import ContainerSpec
+    from ansible_collections.terok.lifecycle.plugins.module_utils._secrets import task_prefix
 
     write_task("demo", "k7m2q", "a", meta={"mode": "cli"})
     runner = SecretRecorder()
@@ -253,7 +254,9 @@ def test_secrets_reach_podman_on_standard_input_only_and_go_with_the_container(l
     spec = ContainerSpec.from_params({"image": "img", "secret_env": {"TOKEN": "hunter2"}})
     session.drive(session.create_container(task, spec, "demo-cli-k7m2q", "cli"))
     argvs = [argv for argv, _data in runner.calls]
-    assert ["secret", "create", "demo-cli-k7m2q-TOKEN", "-"] in argvs
+    secret = task_prefix(layout.root, "demo", "k7m2q") + "TOKEN"
+    assert secret.startswith("tl-") and len(secret) == len("tl-") + 12 + len("-TOKEN")
+    assert ["secret", "create", secret, "-"] in argvs
     assert [data for argv, data in runner.calls if argv[:2] == ["secret", "create"]] == ["hunter2"]
     assert not any("hunter2" in " ".join(argv) for argv in argvs)
     key_file = os.path.join(layout.root, ".terok-lifecycle-secrets.key")
@@ -261,5 +264,5 @@ def test_secrets_reach_podman_on_standard_input_only_and_go_with_the_container(l
     runner.calls.clear()
     session.drive(session.remove_containers(task, ["demo-cli-k7m2q"]))
     assert [argv for argv, _data in runner.calls] == [
-        ["rm", "--force", "--ignore", "--", "demo-cli-k7m2q"], ["secret", "rm", "demo-cli-k7m2q-TOKEN"]
+        ["rm", "--force", "--ignore", "--", "demo-cli-k7m2q"], ["secret", "rm", secret]
     ]

@@ -131,7 +131,8 @@ def test_check_mode_writes_nothing(run_module, args, tmp_path, root, tree_snapsh
     assert [r["task_id"] for r in result["removed"]] == ["h3abc"]
     assert tree_snapshot(str(tmp_path)) == before
     assert not os.path.exists(os.path.join(root, "core", "projects", "other"))
-    assert all(line.split()[0] == "ps" for line in podman_log())
+    # only reads: the container listing, and the secret listing of a removal (a task's left-over secrets)
+    assert all(line.split()[:2] in (["ps", "-a"], ["secret", "ls"]) for line in podman_log()), podman_log()
 
 
 def test_check_mode_on_a_fresh_root_creates_nothing(run_module, args, root):
@@ -318,16 +319,26 @@ def test_a_failed_item_reports_its_own_error(run_module, args, write_task):
 
 
 def test_a_podman_call_that_cannot_start_fails_the_run_once(run_module, args, podman_log):
-    # one argument over 128 KiB: exec(2) refuses podman with E2BIG in the item's worker thread;
-    # the module must answer with one JSON document (run_command's own fail_json printed a second)
-    huge = "x" * (129 * 1024)
-    items = [item(name="a%d" % i, state="running", image=IMAGE, command=["sh", "-c", huge if i == 1 else "true"])
+    # arguments of 4 MiB in all (each under 128 KiB, which the check refuses up front): exec(2) refuses
+    # podman with E2BIG in the item's worker; the module must answer with one JSON document
+    # (run_command's own fail_json printed a second)
+    huge = ["x" * (128 * 1024 - 1)] * 32
+    items = [item(name="a%d" % i, state="running", image=IMAGE, command=["echo"] + (huge if i == 1 else ["ok"]))
              for i in range(3)]
     result = run_module(terok_tasks, args(items, concurrency=4))
     assert result.get("failed") is True and result["_rc"] == 1
     assert "podman run" in result["msg"] and "could not be run" in result["msg"], result["msg"]
     assert result["tasks"][1]["failed"] is True and "Argument list too long" in result["tasks"][1]["msg"]
-    assert huge not in result["msg"]
+    assert huge[0] not in result["msg"]
+
+
+def test_an_argument_linux_cannot_pass_is_refused_before_anything_is_written(run_module, args, root, podman_log):
+    items = [item(name="a", state="running", image=IMAGE),
+             item(name="b", state="running", image=IMAGE, command=["sh", "-c", "x" * (128 * 1024)])]
+    result = run_module(terok_tasks, args(items))
+    assert result.get("failed") is True and result["option"] == "tasks[1].command"
+    assert "131072 bytes" in result["msg"]
+    assert podman_log() == [] and not os.path.exists(os.path.join(root, "core"))
 
 
 @pytest.mark.parametrize("concurrency", [1, 2])
