@@ -157,8 +157,10 @@ def plan_running(context: RunContext, task: Task, spec: Spec) -> Tuple[str, str,
         )
     if current.state == "running":
         return "none", name, warning
-    if spec.wait and not differs and current.state == "exited" and task.meta.get("exit_code") is not None:
-        return "done", name, None  # the job ran to its end with these options: converged
+    if spec.wait and current.state == "exited" and task.meta.get("exit_code") is not None:
+        # the job ran to its end: it stays finished; other options or a moved image are only reported
+        # (recreate=true, decided above, runs it anew)
+        return "done", name, warning
     if current.state == "paused":
         return "unpause", name, warning
     return "start", name, warning
@@ -194,8 +196,10 @@ def ensure_present(session: TaskSession, spec: Spec, task: Optional[Task]) -> Ta
     return session.ensure_files(task)
 
 
-def _start(session: TaskSession, task: Task, spec: Spec, action: str, name: str) -> Generator[Any, Any, Tuple[Task, str]]:
-    """Carry out ``action`` of plan_running; return the task and the time the start began."""
+def _start(session: TaskSession, task: Task, spec: Spec, action: str, name: str,
+           waits: bool) -> Generator[Any, Any, Tuple[Task, str]]:
+    """Carry out ``action`` of plan_running; return the task and the time the start began. ``waits``: a
+    wait follows, after which the containers are listed afresh (so a new one's image id need not be asked)."""
     # a (re)start begins a new run: mode set once, readiness, exit code and stop of the last run dropped
     before = task
     mode = start_mode(task, spec)
@@ -211,9 +215,9 @@ def _start(session: TaskSession, task: Task, spec: Spec, action: str, name: str)
         if action == "recreate":
             yield from session.capture_logs(task, [name])  # the old container's log would go with it
             yield from session.remove_containers(task, [name])
-            yield from session.create_container(task, container, name, mode)
+            yield from session.create_container(task, container, name, mode, image_id_now=not waits)
         elif action == "create":
-            yield from session.create_container(task, container, name, mode)
+            yield from session.create_container(task, container, name, mode, image_id_now=not waits)
         elif action == "start":
             yield from session.start_container(task, name)
         elif action == "unpause":
@@ -246,7 +250,7 @@ def ensure_running(session: TaskSession, spec: Spec, task: Optional[Task]) -> Ge
     needs_ready = spec.wait_ready and (action != "none" or "ready_at" not in task.meta)
     since = None
     if action != "none":
-        task, since = yield from _start(session, task, spec, action, name)
+        task, since = yield from _start(session, task, spec, action, name, needs_ready or spec.wait)
     # readiness is recorded before the exit is waited for: the task shows as running meanwhile
     for ready_timeout, exit_timeout in ((spec.ready_timeout, None), (None, spec.wait_timeout)):
         if (ready_timeout is not None and not needs_ready) or (exit_timeout is not None and not spec.wait):
@@ -415,9 +419,11 @@ class Results:
         self.diffs[index] = dict(outcome.diff, before_header="%s/%s" % (spec.project, label))
         self.changed = self.changed or outcome.changed
 
-    def record_failure(self, index: int, spec: Spec, changed: bool, exc: BaseException) -> None:
-        """Item ``index`` failed: its result says so (``failed``, ``msg``, ``option``) and the run fails."""
-        result: Dict[str, Any] = {"project": spec.project, "task_id": spec.task_id, "name": spec.name,
+    def record_failure(self, index: int, spec: Spec, changed: bool, exc: BaseException,
+                       task_id: Optional[str] = None) -> None:
+        """Item ``index`` failed: its result says so (``failed``, ``msg``, ``option``) and the run fails.
+        ``task_id``: the task the item found or made before it failed."""
+        result: Dict[str, Any] = {"project": spec.project, "task_id": task_id or spec.task_id, "name": spec.name,
                                   "changed": changed, "failed": True, "msg": getattr(exc, "msg", None) or str(exc)}
         option = getattr(exc, "option", None)
         if option:
@@ -494,7 +500,7 @@ def _converge_items(session: TaskSession, specs: Sequence[Spec], indexes: Sequen
         try:
             outcome = converge(session, specs[index])
         except BaseException as exc:  # recorded for this item, then raised by results.raise_first (SystemExit too)
-            results.record_failure(index, specs[index], session.changes > mark, exc)
+            results.record_failure(index, specs[index], session.changes > mark, exc, _task_id_now(session, specs[index]))
             raise
         results.record(index, specs[index], outcome)
         if outcome.task.get("task_id"):
@@ -513,7 +519,7 @@ def _converge_items(session: TaskSession, specs: Sequence[Spec], indexes: Sequen
             except GeneratorExit:  # never resumed: the run ended before it
                 raise
             except BaseException as exc:  # recorded for this item, then raised by results.raise_first
-                results.record_failure(index, specs[index], session.changes > 0, exc)
+                results.record_failure(index, specs[index], session.changes > 0, exc, _task_id_now(session, specs[index]))
                 raise
             results.record(index, specs[index], outcome)
             if outcome.task.get("task_id"):
@@ -523,6 +529,15 @@ def _converge_items(session: TaskSession, specs: Sequence[Spec], indexes: Sequen
     if session.run_items([steps(index) for index in indexes], concurrency):
         results.raise_first()
     return kept
+
+
+def _task_id_now(session: TaskSession, spec: Spec) -> Optional[str]:
+    """The id of the task an item names as this run knows it now (one it made before failing included)."""
+    try:
+        task = find_task(session.tasks, spec)
+    except TerokError:  # the name is ambiguous: the item's own id, if it gave one
+        return spec.task_id
+    return task.task_id if task is not None else spec.task_id
 
 
 def _report_as_now(session: TaskSession, indexes: Sequence[int], results: Results) -> None:

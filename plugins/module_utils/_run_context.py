@@ -183,23 +183,28 @@ class RunContext(RunGate):
         labels: Optional[Dict[str, str]] = None,
         exit_code: Optional[int] = None,
         container_id: Optional[str] = None,
+        image: Optional[str] = None,
+        image_id: Optional[str] = None,
     ) -> None:
         """Record what a podman call did (or would do) to a container, so no second listing is needed.
 
-        ``container_id``: the id of a container just made; otherwise the one listed keeps its id.
+        ``labels``, ``container_id``, ``image`` and ``image_id``: those of a container just made;
+        without ``labels`` it is the one listed, which keeps its own.
         """
         containers = self.containers()
         if state is None:
             containers.pop(name, None)
         else:
-            old = containers.get(name)
+            old = containers.get(name) if labels is None else None
             containers[name] = Container(
                 name,
                 state,
                 exit_code,
                 labels if labels is not None else (old.labels if old else {}),
-                container_id or (old.id if old and labels is None else None),
+                container_id or (old.id if old else None),
+                image or (old.image if old else None),
                 exited_at=self.now().timestamp() if state == "exited" else None,
+                image_id=image_id or (old.image_id if old else None),
             )
 
     def secret_names(self) -> Set[str]:

@@ -300,20 +300,24 @@ class TaskSession:
 
     # Containers ----------------------------------------------------------------------------
     def _note(self, task: Task, name: str, state: Optional[str], labels: Optional[dict] = None,
-              exit_code: Optional[int] = None, container_id: Optional[str] = None) -> None:
+              exit_code: Optional[int] = None, container_id: Optional[str] = None, image: Optional[str] = None,
+              image_id: Optional[str] = None) -> None:
         """Record a container's new state: in the run's listing, or on a task check mode predicts."""
         if task.task_id is None:
             task.predicted_state = state
         else:
-            self.context.note_container(name, state, labels, exit_code, container_id)
+            self.context.note_container(name, state, labels, exit_code, container_id, image, image_id)
 
     def container_id(self, name: str) -> Optional[str]:
         """The id of the container ``name`` as this run knows it (None: not there, or not known)."""
         current = self.context.containers().get(name)
         return current.id if current is not None else None
 
-    def create_container(self, task: Task, spec: ContainerSpec, name: str, mode: str) -> Steps:
+    def create_container(self, task: Task, spec: ContainerSpec, name: str, mode: str, image_id_now: bool = True) -> Steps:
         """``podman run`` the task's container from ``spec``, its secrets first made podman secrets.
+
+        ``image_id_now``: note the image id of the new container from the run's image listing (one
+        ``podman images`` per run); without it the next listing of the containers tells it.
 
         The task's secrets left by an earlier run (a kill between ``podman secret create`` and
         ``podman run``, a changed ``secret_env``) go first; a run that fails removes the secrets it made.
@@ -355,7 +359,9 @@ class TaskSession:
                     self.context.note_secrets(removed=stale + made)
                 self.context.note_secrets(made=made)
                 self.context.warn_unenforced_limits(spec.values)
-        self._note(task, name, "running", dict(request.labels), container_id=container_id)
+        image_id = self.context.image_ids().get(spec.image) if container_id and image_id_now else None
+        self._note(task, name, "running", dict(request.labels), container_id=container_id, image=spec.image,
+                   image_id=image_id)
 
     def start_container(self, task: Task, name: str) -> Steps:
         """Start a stopped container again (its workspace keeps the local work)."""

@@ -139,6 +139,8 @@ class FakePodman:
             return 0, "%d\n" % self.wait, ""
         if sub == "secret":
             return self._secret(args[1:])
+        if sub == "images":  # each image's id is "id-" and its name
+            return 0, json.dumps([{"Id": "id-" + name, "Names": [name]} for name in sorted(self.images or ())]), ""
         if sub == "image" and args[1:2] == ["exists"]:
             return (0 if self.images is None or args[2] in self.images else 1), "", ""
         if sub == "run":

@@ -334,3 +334,51 @@ def test_a_container_whose_image_name_moved_on_is_reported_and_recreate_replaces
     context = RunContext(layout, Podman(str(podman_exe), runner))
     outcome = converge_one(context, running_spec(task_id="k7m2q", recreate=True, wait_ready=False))
     assert outcome.changed and "run" in runner.subcommands()
+
+
+@pytest.mark.parametrize("moved", ["image", "options"])
+def test_a_finished_job_stays_finished_when_its_image_or_options_moved_on(layout, write_task, podman_exe, moved):
+    import json as json_module
+
+    from ansible_collections.terok.lifecycle.plugins.module_utils._podman import Podman
+    from ansible_collections.terok.lifecycle.plugins.module_utils._run_context import RunContext
+    from ansible_collections.terok.lifecycle.tests.support.fake_podman import FakePodman
+
+    class Rebuilt(FakePodman):
+        def answer(self, args):
+            if args[:1] == ["images"]:
+                return 0, json_module.dumps([{"Id": "new2" if moved == "image" else "old1", "Names": [IMAGE]}]), ""
+            return super().answer(args)
+
+    write_task("demo", "k7m2q", "job", meta={"mode": "run", "ready_at": READY, "exit_code": 0})
+    made_with = running_spec(task_id="k7m2q", mode="run", wait=True, command=["make", "test"])
+    labels = {SPEC_LABEL: made_with.container.digest(lambda: b"unused")}
+    listed = {"demo-run-k7m2q": {"State": "exited", "ExitCode": 0, "Labels": labels, "Image": IMAGE, "ImageID": "old1"}}
+    spec = made_with if moved == "image" else running_spec(task_id="k7m2q", mode="run", wait=True, command=["make"])
+    runner = Rebuilt(containers=listed)
+    context = RunContext(layout, Podman(str(podman_exe), runner))
+    outcome = converge_one(context, spec)
+    assert not outcome.changed and outcome.task["status"] == "completed" and outcome.task["exit_code"] == 0
+    assert runner.mutating_calls() == []  # never started again
+    assert any("kept as it is" in w and "recreate=true" in w for w in context.warnings), context.warnings
+    # only recreate=true runs it again
+    again = running_spec(task_id="k7m2q", mode="run", wait=True, wait_ready=False, recreate=True,
+                         command=spec.container.values["command"])
+    runner = Rebuilt(containers=dict(listed))
+    context = RunContext(layout, Podman(str(podman_exe), runner))
+    assert converge_one(context, again).changed and "run" in runner.subcommands()
+
+
+def test_a_new_container_and_a_started_one_tell_the_id_of_their_image(make_runtime, layout):
+    runtime, runner = make_runtime(images=[IMAGE])
+    outcome = converge_one(runtime, running_spec(name="a", wait_ready=False))
+    assert outcome.task["image_id"] == "id-" + IMAGE
+    assert runner.subcommands().count("images") == 1
+    listed = {name: dict(c, State="exited", ImageID="id-" + IMAGE) for name, c in runner.containers.items()}
+    runtime, runner = make_runtime(containers=listed, images=[IMAGE])
+    started = converge_one(runtime, running_spec(task_id=outcome.task["task_id"], wait_ready=False))
+    assert started.changed and started.task["container_state"] == "running" and started.task["image_id"] == "id-" + IMAGE
+    # a container waited for is listed afresh after the wait: no image listing for it
+    runtime, runner = make_runtime(images=[IMAGE])
+    converge_one(runtime, running_spec(name="b"))
+    assert "images" not in runner.subcommands()

@@ -389,3 +389,12 @@ def test_sigterm_during_the_waits_kills_podman_and_fails_writing_nothing_more(
     assert tree_snapshot(root) == seen["tree"]  # nothing written after the lock was let go
     with ProjectLock(layout.meta_dir("demo"), timeout=0):  # and the lock is not held
         pass
+
+
+def test_a_failed_item_carries_the_id_of_the_task_it_made(run_module, args, layout, podman_program):
+    podman_program.update(fail={"run": [125, "Error: the runtime failed"]})
+    items = [item(name="new-one", state="running", image=IMAGE)]
+    result = run_module(terok_tasks, args(items))
+    assert result.get("failed") is True and result["changed"] is True
+    (task_id,) = os.listdir(layout.tasks_root("demo"))
+    assert result["tasks"][0]["task_id"] == task_id and result["tasks"][0]["failed"] is True
