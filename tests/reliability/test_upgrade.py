@@ -113,3 +113,16 @@ def test_agents_made_before_the_option_table_are_ok_after_the_upgrade(old_collec
     plain = ContainerSpec.from_params(dict(defaults, **items[0]))
     label = before[made.result["tasks"][0]["container_name"]][2]
     assert label == plain.legacy_digest(lambda: b"") != plain.digest(lambda: b"")
+
+    # their removal by this tree takes the secret the old code made (named after the container) with it
+    tuned = made.result["tasks"][1]["container_name"]
+    assert tuned + "-API_TOKEN" in _secret_names()
+    gone = S.adhoc("terok_tasks", {"root": root, "tasks": [dict(project=project, name=item["name"], state="absent")
+                                                           for item in items]}, timeout=240)
+    assert not gone.failed and gone.result["changed"], gone
+    assert not [name for name in _secret_names() if name.startswith(project + "-")]
+
+
+def _secret_names():
+    return subprocess.run(["podman", "secret", "ls", "--format", "{{.Name}}"], stdout=subprocess.PIPE,
+                          universal_newlines=True, env=S.ansible_env(), check=True).stdout.split()
