@@ -76,6 +76,12 @@ run_matrix() {
     read -r -a cores <<<"${TEROK_MATRIX_CORES:-${MATRIX_CORES[*]}}"
     for core in "${cores[@]}"; do
         venv="$(core_venv "$core")"
+        if [ ! -x "$venv/bin/ansible-test" ] && [ -f "$venv.skipped" ]; then
+            # tools/bootstrap.sh could not make it here (no Python for it) and said why
+            rows+=("$core -")
+            results+=("skipped: $(cat "$venv.skipped")")
+            continue
+        fi
         [ -x "$venv/bin/ansible-test" ] || die "$venv is missing: run 'make bootstrap' (tools/bootstrap.sh) first"
         read -r -a supported <<<"$(core_pythons "$venv")"
         pythons=()

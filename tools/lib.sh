@@ -9,6 +9,8 @@ TOOLS_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd -P)"
 REPO_ROOT="$(cd "$TOOLS_DIR/.." && pwd -P)"
 VENV="$REPO_ROOT/.venv"
 TEROK_VENV="$REPO_ROOT/.venv-terok"
+# make demo's venv: ansible-core only (tools/bootstrap.sh --demo)
+DEMO_VENV="$REPO_ROOT/.venv-demo"
 CACHE_DIR="$REPO_ROOT/.cache"
 # symlinks python3.X -> the real interpreters (pyenv's shims break ansible-test)
 PYBIN="$CACHE_DIR/pybin"
@@ -92,15 +94,25 @@ real_python() {
 # with every ansible-core minor that meta/runtime.yml admits (requires_ansible: '>=2.17.0')
 # up to the newest stable one, each on every controller Python of that core (its own
 # ansible_test CONTROLLER_PYTHON_VERSIONS) that this machine has.
-MATRIX_CORES=(2.17 2.18 2.19 2.20 2.21)
+MATRIX_CORES=(2.17 2.18 2.19 2.20 2.21 2.22)
 # the core in .venv (pinned in tools/requirements.txt) and .venv's Python: `make sanity` and
 # `make units` run this cell, so the matrix leaves it out
 MAIN_CORE=2.19
 MAIN_PYTHON=3.11
-# every other core has a venv .venv-core-2.X of its own (tools/bootstrap.sh), made from this
-# Python, a controller Python of every core in MATRIX_CORES; pinned by
-# tools/constraints-core-2.X.txt
+# every other core has a venv .venv-core-2.X of its own (tools/bootstrap.sh), pinned by
+# tools/constraints-core-2.X.txt and made from this Python, a controller Python of every core
+# in MATRIX_CORES up to 2.21 (core_venv_python)
 CORE_VENV_PYTHON=3.12
+
+# core_venv_python 2.X: print the Python version (3.Y) of .venv-core-2.X: CORE_VENV_PYTHON, or
+# for a core that no longer runs on it, that core's oldest controller Python (ansible-core 2.22
+# needs 3.13 or newer)
+core_venv_python() {
+    case "$1" in
+        2.22) printf '%s\n' 3.13 ;;
+        *) printf '%s\n' "$CORE_VENV_PYTHON" ;;
+    esac
+}
 
 # core_venv 2.X: print the venv whose ansible-test is ansible-core 2.X
 core_venv() {

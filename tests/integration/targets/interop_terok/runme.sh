@@ -11,6 +11,11 @@ if [[ -z "${TEROK_VENV:-}" ]] && command -v terok-test-env >/dev/null; then
 fi
 
 : "${TEROK_VENV:?set TEROK_VENV to the virtualenv that holds terok 0.9.1 (make bootstrap makes .venv-terok)}"
+if [[ ! -x "${TEROK_VENV}/bin/terok" && -f "${TEROK_VENV}.skipped" ]]; then
+    # tools/bootstrap.sh could not make the venv on this machine and wrote why
+    echo "interop_terok: skipped: $(cat "${TEROK_VENV}.skipped")"
+    exit 0
+fi
 if [[ ! -x "${TEROK_VENV}/bin/terok" ]]; then
     echo "interop_terok: ${TEROK_VENV}/bin/terok is missing; run make bootstrap" >&2
     exit 1
