@@ -28,7 +28,7 @@ IMAGE_ARGS ?=
 PYTEST_ARGS ?= -q
 
 SHELL_SCRIPTS := $(wildcard files/*.sh) $(wildcard tools/*.sh) \
-	$(wildcard roles/*/molecule/*/*.sh) .ci/run
+	$(wildcard roles/*/molecule/*/*.sh) $(wildcard tests/stock_debian/*.sh) .ci/run
 
 # the test environment: real interpreters, the podman wrapper and terok-test-env, .venv;
 # podman's test-only settings; terok.lifecycle resolved to this tree for plain ansible
@@ -41,23 +41,26 @@ export ANSIBLE_COLLECTIONS_PATH := $(CURDIR)/.cache/collections
 
 help:
 	@echo 'make bootstrap          apt packages, .venv, .venv-terok, interpreter links, get-pip stand-in'
-	@echo 'make lint               ansible-lint (production profile) + shellcheck + mypy on Python $$MYPY_PYTHONS (3.8 and 3.13)'
+	@echo 'make lint               ansible-lint (production profile) + shellcheck + reuse lint + mypy on Python $$MYPY_PYTHONS (3.8 and 3.13)'
 	@echo 'make sanity             ansible-test sanity --venv (compile/import on Python 3.8-3.13)'
 	@echo 'make units              ansible-test units --venv --python $$UNITS_PYTHON (3.11; all = 3.8-3.13)'
-	@echo 'make sanity-matrix      sanity on ansible-core 2.17-2.21: all tests on its newest Python here, compile/import/pylint on its oldest (SANITY_MATRIX=edges|full)'
-	@echo 'make units-matrix       units on every ansible-core 2.17-2.21 x its controller Pythons here (UNITS_MATRIX=edges)'
+	@echo 'make sanity-matrix      sanity on ansible-core 2.17-2.22: all tests on its newest Python here, compile/import/pylint on its oldest (SANITY_MATRIX=edges|full)'
+	@echo 'make units-matrix       units on every ansible-core 2.17-2.22 x its controller Pythons here (UNITS_MATRIX=edges)'
 	@echo 'make image              build localhost/terok-task{,-dev}:latest when missing or stale, -dev for terok-test too'
 	@echo 'make init-script-tests  pytest tests/init_script'
 	@echo 'make reliability        concurrency, kill -9, full disk, hostile input, permissions, podman faults'
 	@echo 'make molecule           molecule scenarios of roles terok_host and terok_tasks (tools/run-molecule.sh)'
 	@echo 'make integration        ansible-test integration --venv --python $$INTEGRATION_PYTHON (3.11)'
+	@echo 'make ee                 an execution environment with the collection (ansible-builder, localhost/terok-ee), ansible-runner jobs in it over SSH'
 	@echo 'make test               all of the above in order, stopping at the first failure'
 	@echo 'make bench              benchmarks: one table, written to bench/results/ (not a test)'
 	@echo 'make bench-fleet        only the fleet rows of make bench (playbooks on 1-16 loopback SSH hosts)'
-	@echo 'make docs-lint          antsibull-docs lint-collection-docs --plugin-docs (docs/docsite and every module/role doc)'
+	@echo 'make docs-lint          antsibull-docs lint-collection-docs --plugin-docs (docs/docsite and every module/role doc); changelogs/ and CHANGELOG.rst'
+	@echo 'make changelog          antsibull-changelog release of galaxy.yml'"'"'s version: fragments into changelogs/changelog.yaml, CHANGELOG.rst again'
 	@echo 'make docs               HTML docs (modules, roles, guides) with antsibull-docs into .cache/docs/html'
 	@echo 'make demo               the main job: prepare localhost, create and start tasks, show their status'
 	@echo 'make demo-cleanup       archive the demo'"'"'s finished tasks (ARGS='"'"'--check --diff'"'"' to preview)'
+	@echo 'make stock-debian       make demo (and again, and demo-cleanup) in a container of a plain Debian 12 with Debian'"'"'s Python only'
 	@echo 'make clean              test results and caches (make distclean: also the venvs)'
 
 bootstrap:
@@ -91,11 +94,18 @@ lint: bootstrap
 	echo '--- ansible-lint'; env -u ANSIBLE_COLLECTIONS_PATH ANSIBLE_HOME=$(CURDIR)/.cache/ansible-lint-home \
 		ansible-lint $$([ -t 1 ] || echo --nocolor) || rc=1; \
 	echo '--- shellcheck $(SHELL_SCRIPTS)'; shellcheck -x $(SHELL_SCRIPTS) || rc=1; \
+	echo '--- reuse lint (REUSE.toml)'; reuse lint || rc=1; \
 	tools/mypy.sh $(MYPY_PYTHONS) || rc=1; \
 	exit $$rc
 
 molecule: bootstrap image
 	tools/run-molecule.sh
+
+# the collection in an Ansible execution environment, as AWX runs it (tools/ee-test.sh, tests/ee);
+# caches in .cache/ee and the images localhost/terok-ee-base and localhost/terok-ee
+.PHONY: ee
+ee: bootstrap
+	tools/ee-test.sh $(EE_ARGS)
 
 image: bootstrap
 	tools/build-image.sh $(IMAGE_ARGS)
@@ -118,11 +128,24 @@ docs: bootstrap
 docs-lint: bootstrap
 	tools/docs-lint.sh
 
+# antsibull-changelog release of galaxy.yml's version (today's date, unless that release is in
+# changelogs/changelog.yaml already: an unpublished release takes in the new fragments and keeps
+# its date); removes the fragments it took (keep_fragments: false) and writes CHANGELOG.rst
+.PHONY: changelog
+changelog: bootstrap
+	antsibull-changelog release
+
 demo:
 	tools/demo.sh
 
 demo-cleanup:
 	tools/demo.sh cleanup $(ARGS)
+
+# make demo on a stock Debian 12 (debootstrap minbase, no Python but Debian's) in a podman
+# container; caches in .cache/stock-debian (tools/stock-debian-test.sh, tests/stock_debian)
+.PHONY: stock-debian
+stock-debian: bootstrap
+	tools/stock-debian-test.sh $(STOCK_DEBIAN_ARGS)
 
 clean:
 	. tools/lib.sh && rm -rf tests/output .pytest_cache "$$ANSIBLE_TEST_ROOT"
@@ -130,7 +153,7 @@ clean:
 		-name __pycache__ -type d -prune -exec rm -rf {} +
 
 distclean: clean
-	rm -rf .venv .venv-core-* .venv-terok .cache .ansible
+	rm -rf .venv .venv-core-* .venv-terok .venv-demo .venv*.skipped .cache .ansible
 
 clean-image:
 	-podman rmi -f localhost/terok-task:latest localhost/terok-task-dev:latest localhost/terok-task-base:latest

@@ -9,7 +9,7 @@ set -uo pipefail
 # shellcheck source=tools/lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-DEFAULT_STEPS="bootstrap lint docs-lint sanity units sanity-matrix units-matrix image init-script-tests reliability integration molecule"
+DEFAULT_STEPS="bootstrap lint docs-lint sanity units sanity-matrix units-matrix image stock-debian init-script-tests reliability integration ee molecule"
 if [ "$#" -gt 0 ]; then
     steps=("$@")
 else
