@@ -147,8 +147,8 @@ def plan_running(context: RunContext, task: Task, spec: Spec) -> Tuple[str, str,
     elif differs and foreign:
         warning = (
             "container %s was not made by this collection (terok made it, with its own confinement); it is kept as it "
-            "is, recreate=true does not replace it. Set recreate_foreign=true to replace it with this collection's "
-            "container" % name
+            "is, recreate=true does not replace it, and its task's unrestricted and ready_at stay as terok recorded "
+            "them. Set recreate_foreign=true to replace it with this collection's container" % name
         )
     elif differs:
         warning = (
@@ -164,6 +164,13 @@ def plan_running(context: RunContext, task: Task, spec: Spec) -> Tuple[str, str,
     if current.state == "paused":
         return "unpause", name, warning
     return "start", name, warning
+
+
+def made_by_terok(context: RunContext, name: str) -> bool:
+    """Whether the container ``name`` is there and was made by terok itself, not by this collection (no options
+    hash label). Its task's metadata describes it as terok ran it; only recreate_foreign replaces it."""
+    current = context.containers().get(name)
+    return current is not None and SPEC_LABEL not in current.labels
 
 
 def active_containers(context: RunContext, task: Task) -> List[str]:
@@ -197,18 +204,26 @@ def ensure_present(session: TaskSession, spec: Spec, task: Optional[Task]) -> Ta
 
 
 def _start(session: TaskSession, task: Task, spec: Spec, action: str, name: str,
-           waits: bool) -> Generator[Any, Any, Tuple[Task, str]]:
+           waits: bool, foreign: bool = False) -> Generator[Any, Any, Tuple[Task, str]]:
     """Carry out ``action`` of plan_running; return the task and the time the start began. ``waits``: a
-    wait follows, after which the containers are listed afresh (so a new one's image id need not be asked)."""
+    wait follows, after which the containers are listed afresh (so a new one's image id need not be asked).
+    ``foreign``: the container is terok's own, kept (started or unpaused, never replaced)."""
     # a (re)start begins a new run: mode set once, readiness, exit code and stop of the last run dropped
     before = task
     mode = start_mode(task, spec)
     mark = session.changes
     container = spec.running_container()
-    changes = {"mode": mode, "unrestricted": not container.restricted}  # terok records it on every run
-    if mode in ("web", "toad") and container.web_port() is not None:
-        changes["web_port"] = container.web_port()
-    task = session.update_meta(task, changes, drop=("ready_at", "exit_code", "stopped_at"))
+    if foreign:
+        # terok's container is resumed as it is: its confinement and its readiness are what terok recorded (terok
+        # 0.9.1's restart writes no metadata), so unrestricted, web_port and ready_at stay
+        changes: Dict[str, Any] = {"mode": mode}
+        drop: Tuple[str, ...] = ("exit_code", "stopped_at")
+    else:
+        changes = {"mode": mode, "unrestricted": not container.restricted}  # terok records it on every run
+        if mode in ("web", "toad") and container.web_port() is not None:
+            changes["web_port"] = container.web_port()
+        drop = ("ready_at", "exit_code", "stopped_at")
+    task = session.update_meta(task, changes, drop=drop)
     mark_started = session.changes
     since = "%.6f" % session.context.now().timestamp()  # for `podman logs --since`
     try:
@@ -247,10 +262,15 @@ def ensure_running(session: TaskSession, spec: Spec, task: Optional[Task]) -> Ge
         session.context.warn(warning)
     if action == "done":
         return task
-    needs_ready = spec.wait_ready and (action != "none" or "ready_at" not in task.meta)
+    # a container terok made and the collection keeps is judged ready as terok judges a resumed one: running once
+    # started (its init script prints the ready line only with terok's host services up, so it is not followed)
+    foreign = action in ("none", "start", "unpause") and made_by_terok(session.context, name)
+    needs_ready = spec.wait_ready and not foreign and (action != "none" or "ready_at" not in task.meta)
     since = None
     if action != "none":
-        task, since = yield from _start(session, task, spec, action, name, needs_ready or spec.wait)
+        task, since = yield from _start(session, task, spec, action, name, needs_ready or spec.wait, foreign)
+        if foreign:
+            session.confirm_running(task, name)
     # readiness is recorded before the exit is waited for: the task shows as running meanwhile
     for ready_timeout, exit_timeout in ((spec.ready_timeout, None), (None, spec.wait_timeout)):
         if (ready_timeout is not None and not needs_ready) or (exit_timeout is not None and not spec.wait):
@@ -326,7 +346,11 @@ def ensure_absent(session: TaskSession, spec: Spec, task: Optional[Task]) -> Gen
         # without a listing, ask podman to remove every mode's container; it ignores missing ones
         yield from session.remove_containers(task, present if context.listing_ok else names)
     except PodmanError as exc:
-        context.warn("container removal failed: %s" % exc.msg)
+        context.warn("container removal failed: %s; terok's per-container state and the task's web port are kept "
+                     "while a container may still run" % exc.msg)
+    else:
+        # as terok's delete, once the containers are gone: every mode's sidecar and runtime directory, the web port
+        session.remove_terok_state(task, names)
     remains = yield from session.remove_files(task)
     if remains is not None:
         return remains  # reported as it is (deleting), never as absent, until a rerun removes the rest

@@ -19,6 +19,8 @@ if TYPE_CHECKING:  # the names are for annotations only: typing is not imported 
 
 SYSTEM_CONFIG = "/etc/terok/config.yml"
 SYSTEM_ROOT = "/var/lib/terok"
+# terok-sandbox's shared port registry when neither TEROK_PORT_REGISTRY_DIR nor paths.port_registry_dir says otherwise
+PORT_REGISTRY_DEFAULT = "/tmp/terok-ports"  # nosec B108: terok's own default, read and written as terok does
 
 
 def check_component(value: object, what: str) -> str:
@@ -84,18 +86,52 @@ def _absolute(value: object, what: str) -> str:
     return os.path.normpath(path)
 
 
+def _sandbox_runtime_dir(environ: Mapping[str, str], euid: int, warnings: List[str]) -> Optional[str]:
+    """terok-sandbox's runtime directory (terok 0.9.1 ``terok_sandbox.paths.runtime_root``), which no state
+    root relocates: ``TEROK_SANDBOX_RUNTIME_DIR``, else ``/run/terok/sandbox`` for root, else
+    ``$XDG_RUNTIME_DIR``, ``$XDG_STATE_HOME`` or ``~/.local/state``, then ``terok/sandbox``."""
+    explicit = environ.get("TEROK_SANDBOX_RUNTIME_DIR")
+    if explicit:
+        return _absolute_or_warn(explicit, "TEROK_SANDBOX_RUNTIME_DIR", warnings)
+    if euid == 0:
+        return "/run/terok/sandbox"
+    base = environ.get("XDG_RUNTIME_DIR") or environ.get("XDG_STATE_HOME")
+    if not base:
+        base = os.path.join(environ.get("HOME") or os.path.expanduser("~"), ".local", "state")
+    return _absolute_or_warn(os.path.join(base, "terok", "sandbox"), "the runtime directory", warnings)
+
+
+def _absolute_or_warn(value: object, what: str, warnings: List[str]) -> Optional[str]:
+    """An absolute path, or None with a warning: a path that only a task's removal uses never fails a run."""
+    path = os.path.expanduser(str(value))
+    if "\x00" in path or not os.path.isabs(path):
+        warnings.append("%s %r is not an absolute path: terok's per-container files under it are not removed "
+                        "with a task" % (what, value))
+        return None
+    return os.path.normpath(path)
+
+
 class Layout:
     """The three trees of one terok installation and the paths of its tasks.
 
     ``state_dir`` holds ``projects/<p>/tasks/<id>_dossier.json`` and ``<id>_meta.yml``;
     ``live_dir`` holds ``tasks/<p>/<id>/`` (workspace, logs, agent config);
     ``root`` holds ``archive/<p>/tasks/``.
+
+    terok-sandbox keeps per-container files of its own, which terok's delete removes with a task:
+    ``sandbox_state_dir`` (``sidecar/<container>.json``), ``sandbox_runtime_dir`` (``run/<container>/``)
+    and the shared port registry ``port_registry_dir`` (``<user>.json``). None: not known (not removed).
     """
 
-    def __init__(self, root: str, state_dir: Optional[str] = None, live_dir: Optional[str] = None) -> None:
+    def __init__(self, root: str, state_dir: Optional[str] = None, live_dir: Optional[str] = None,
+                 sandbox_state_dir: Optional[str] = None, sandbox_runtime_dir: Optional[str] = None,
+                 port_registry_dir: Optional[str] = None) -> None:
         self.root = root
         self.state_dir = state_dir or os.path.join(root, "core")
         self.live_dir = live_dir or os.path.join(root, "sandbox-live")
+        self.sandbox_state_dir: Optional[str] = sandbox_state_dir or os.path.join(root, "sandbox")
+        self.sandbox_runtime_dir = sandbox_runtime_dir
+        self.port_registry_dir = port_registry_dir
         self._safe: Set[str] = set()
         # what resolving the layout had to say (a config file passed over), for the module's warnings
         self.warnings: List[str] = []
@@ -115,14 +151,25 @@ class Layout:
         """Resolve the layout: option ``root``, else env and config file, else the defaults.
 
         An explicit ``root`` option places everything under it; the environment and the
-        config file are then not consulted.
+        config file are then not consulted, but for terok-sandbox's runtime directory and port
+        registry, which no root relocates (their variables are read, the config file is not).
+
+        terok-sandbox's state directory is ``TEROK_SANDBOX_STATE_DIR`` or ``<root>/sandbox``; its
+        runtime directory as ``_sandbox_runtime_dir`` says; its port registry
+        ``TEROK_PORT_REGISTRY_DIR``, else ``paths.port_registry_dir``, else ``/tmp/terok-ports``
+        (terok 0.9.1: ``terok_sandbox/paths.py``, ``terok_util/paths.py``).
         """
-        if root is not None:
-            return cls(_absolute(root, "root"))
         environ = os.environ if environ is None else environ
         euid = os.geteuid() if euid is None else euid
-        config = {}
         warnings: List[str] = []
+        runtime_dir = _sandbox_runtime_dir(environ, euid, warnings)
+        registry = environ.get("TEROK_PORT_REGISTRY_DIR")
+        if root is not None:
+            layout = cls(_absolute(root, "root"), sandbox_runtime_dir=runtime_dir, port_registry_dir=_absolute_or_warn(
+                registry, "TEROK_PORT_REGISTRY_DIR", warnings) if registry else PORT_REGISTRY_DEFAULT)
+            layout.warnings = warnings
+            return layout
+        config = {}
         if load_yaml is not None:
             config = _config_paths(environ, load_yaml, warnings)
         if environ.get("TEROK_ROOT"):
@@ -144,7 +191,18 @@ class Layout:
             live_dir = _absolute(environ["TEROK_SANDBOX_LIVE_DIR"], "TEROK_SANDBOX_LIVE_DIR")
         elif config.get("sandbox_live_dir"):
             live_dir = _absolute(config["sandbox_live_dir"], "paths.sandbox_live_dir in the terok config file")
-        layout = cls(base, state_dir, live_dir)
+        sandbox_state_dir: Optional[str] = os.path.join(base, "sandbox")
+        if environ.get("TEROK_SANDBOX_STATE_DIR"):
+            sandbox_state_dir = _absolute_or_warn(environ["TEROK_SANDBOX_STATE_DIR"], "TEROK_SANDBOX_STATE_DIR", warnings)
+        if registry:
+            port_registry: Optional[str] = _absolute_or_warn(registry, "TEROK_PORT_REGISTRY_DIR", warnings)
+        elif config.get("port_registry_dir"):
+            port_registry = _absolute_or_warn(config["port_registry_dir"], "paths.port_registry_dir in the terok "
+                                              "config file", warnings)
+        else:
+            port_registry = PORT_REGISTRY_DEFAULT
+        layout = cls(base, state_dir, live_dir, None, runtime_dir, port_registry)
+        layout.sandbox_state_dir = sandbox_state_dir  # None when the variable is unusable: never <root>/sandbox instead
         layout.warnings = warnings
         return layout
 

@@ -36,6 +36,9 @@ from ansible_collections.terok.lifecycle.plugins.module_utils._project_tasks imp
 from ansible_collections.terok.lifecycle.plugins.module_utils._results import task_result
 from ansible_collections.terok.lifecycle.plugins.module_utils._run_context import RunContext
 from ansible_collections.terok.lifecycle.plugins.module_utils._secrets import SECRETS_LABEL, legacy_secret_name, task_prefix
+from ansible_collections.terok.lifecycle.plugins.module_utils._terok_state import (
+    claimed_web_port, container_files, release_web_port, remove_container_files,
+)
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # the names are for annotations only: typing is not imported at run time
@@ -288,6 +291,34 @@ class TaskSession:
                     self.context.warn(failure)
             return self.tasks.refresh(task.stored_id)
 
+    def remove_terok_state(self, task: Task, containers: Sequence[str]) -> None:
+        """What terok keeps of the task outside its files, as ``terok task delete`` removes it once the
+        containers are gone: each container's sidecar and runtime directory, and the task's web-port claim.
+
+        Each step is best-effort: a failure is a warning. Nothing there, nothing done (no change).
+        """
+        if task.task_id is None:
+            return
+        layout = self.context.layout
+        paths = container_files(layout, containers)
+        try:
+            port = claimed_web_port(layout, task.project, task.stored_id)
+        except OSError as exc:
+            self.context.warn("could not read terok's port registry: %s" % exc)
+            port = None
+        if not paths and port is None:
+            return
+        with self._writing() as real:
+            if not real:
+                return
+            for failure in remove_container_files(paths):
+                self.context.warn(failure)
+            if port is not None:
+                try:
+                    release_web_port(layout, task.project, task.stored_id)
+                except TerokError as exc:
+                    self.context.warn(exc.msg)
+
     def _remove_task_dir(self, task: Task) -> None:
         try:
             self.tasks.remove_task_dir(task)
@@ -369,6 +400,22 @@ class TaskSession:
             if real:
                 yield Act(lambda: self.context.podman.start(name))
         self._note(task, name, "running")
+
+    def confirm_running(self, task: Task, name: str) -> None:
+        """After a start of a container terok made: it runs, as podman lists it afresh, or this raises.
+
+        terok 0.9.1 judges a resumed task so (``podman start``, then the state must be ``running``) and
+        waits for no log line; its ``ready_at`` stays. Check mode predicts that it runs.
+        """
+        if task.task_id is None or not self.context.acting:
+            return
+        self.context.forget_containers()
+        current = self.context.containers(required=True).get(name)
+        if current is None or current.state != "running":
+            raise TerokError(
+                "container %s (made by terok) is %s after podman start, not running; terok judges a resumed task "
+                "by the same test. See podman logs %s" % (name, current.state if current else "gone", name)
+            )
 
     def unpause_container(self, task: Task, name: str) -> Steps:
         """Unpause a paused container."""

@@ -13,6 +13,7 @@ import pytest
 
 from ansible_collections.terok.lifecycle.plugins.module_utils import _converge, _session
 from ansible_collections.terok.lifecycle.plugins.module_utils._archive import TASK_JSON, list_entries
+from ansible_collections.terok.lifecycle.plugins.module_utils._container_spec import SPEC_LABEL
 from ansible_collections.terok.lifecycle.plugins.module_utils._converge import converge_many
 from ansible_collections.terok.lifecycle.plugins.module_utils._errors import TerokError
 from ansible_collections.terok.lifecycle.plugins.module_utils._phases import Phases
@@ -379,7 +380,9 @@ def test_one_podman_listing_for_the_whole_call(make_runtime, write_managed, coun
 @pytest.mark.parametrize("wait_ready", [False, True])
 def test_one_podman_listing_with_running_items_too(make_runtime, write_managed, wait_ready):
     write_managed("alpha", "k7m2q", "a", mode="cli", ready_at=READY)
-    runtime, runner = make_runtime(containers={"alpha-cli-k7m2q": {"State": "exited", "ExitCode": 0}})
+    # the collection's container (an options hash label, if of other options): a start is a new run of it
+    made = {"State": "exited", "ExitCode": 0, "Labels": {SPEC_LABEL: "0" * 32}}
+    runtime, runner = make_runtime(containers={"alpha-cli-k7m2q": made})
     got = converge_many(
         runtime,
         specs(

@@ -242,7 +242,6 @@ def test_missing_pyyaml_is_reported(run_module, args, monkeypatch):
     assert "PyYAML" in result["msg"]
 
 
-
 def test_a_task_whose_workspace_is_a_symlink_is_removed_with_a_warning(run_module, args, tmp_path):
     task = run_module(terok_task, args(name="a"))["task"]
     workspace = task["workspace"]
