@@ -71,12 +71,7 @@ pm() { "${PODMAN[@]}" "$@"; }
 
 # one build at a time on this machine (podman's storage is the machine's): a second run
 # waits, then finds the images built
-LOCK="${TEROK_IMAGE_LOCK:-/run/lock/terok-build-image.lock}"
-exec 9>>"$LOCK"
-if ! flock -n 9; then
-    log "waiting for another tools/build-image.sh ($LOCK)"
-    flock 9
-fi
+one_at_a_time "${TEROK_IMAGE_LOCK:-/run/lock/terok-build-image.lock}"
 
 WORK=""
 cleanup() {

@@ -82,12 +82,7 @@ if [ -z "$CORE_VERSION" ] || [ -z "$RUNNER_VERSION" ]; then
 fi
 
 # one run at a time on this machine: the images and podman's storage are the machine's
-LOCK="${TEROK_EE_LOCK:-/run/lock/terok-ee-test.lock}"
-exec 9>>"$LOCK"
-if ! flock -n 9; then
-    log "waiting for another tools/ee-test.sh ($LOCK)"
-    flock 9
-fi
+one_at_a_time "${TEROK_EE_LOCK:-/run/lock/terok-ee-test.lock}"
 
 START=$SECONDS
 WORK="$(mktemp -d "${TMPDIR:-/tmp}/terok-ee.XXXXXX")"

@@ -42,6 +42,16 @@ log() { printf '==> %s\n' "$*" >&2; }
 warn() { printf 'WARNING: %s\n' "$*" >&2; }
 die() { printf 'ERROR: %s\n' "$*" >&2; exit 1; }
 
+# one_at_a_time LOCKFILE: hold an flock on LOCKFILE (fd 9) until the script ends; when another
+# run of the script holds it, say so and wait for it
+one_at_a_time() {
+    exec 9>>"$1"
+    if ! flock -n 9; then
+        log "waiting for another $(basename "$0") ($1)"
+        flock 9
+    fi
+}
+
 # as_root CMD...: run CMD as root (directly, or through sudo when not root)
 as_root() {
     if [ "$(id -u)" -eq 0 ]; then

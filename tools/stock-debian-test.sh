@@ -78,12 +78,7 @@ fi
 pm() { "${PODMAN[@]}" "$@"; }
 
 # one run at a time on this machine (the image, and apt's locks in the shared caches)
-LOCK="${TEROK_STOCK_DEBIAN_LOCK:-/run/lock/terok-stock-debian.lock}"
-exec 9>>"$LOCK"
-if ! flock -n 9; then
-    log "waiting for another tools/stock-debian-test.sh ($LOCK)"
-    flock 9
-fi
+one_at_a_time "${TEROK_STOCK_DEBIAN_LOCK:-/run/lock/terok-stock-debian.lock}"
 
 WORK=""
 cleanup() {
