@@ -63,7 +63,8 @@ options:
     choices: [cli, web, run, toad]
   image:
     description:
-      - The container image, such as the one role C(terok_host) builds (C(localhost/terok-task:latest)).
+      - 'The container image, such as the one role C(terok_host) builds (C(localhost/terok-task:latest)):
+        an image reference as podman parses it, C([REGISTRY/]NAME[:TAG][@DIGEST]) with the name in lowercase.'
       - Required with O(state=running).
     type: str
   command:
@@ -174,15 +175,17 @@ options:
     elements: str
   memory:
     description:
-      - The memory limit (C(--memory)), for example V(4g); none by default, as terok.
+      - The memory limit (C(--memory)), for example V(4g); none by default, as terok. At least V(6m).
     type: str
   cpus:
     description:
-      - The CPU limit (C(--cpus)), for example V(2); none by default, as terok.
+      - The CPU limit (C(--cpus)), for example V(2); none by default, as terok. From V(0.01) to V(175921860)
+        (the kernel's largest CFS quota).
     type: float
   pids_limit:
     description:
       - The most processes the container may run (C(--pids-limit)), a finite default against fork bombs.
+        From V(1) to V(4194304) (the kernel's most).
     type: int
     default: 4096
   network:
@@ -194,7 +197,8 @@ options:
   publish:
     description:
       - Ports to publish (C(--publish)), for example V(8080:80). With O(mode=web) or O(mode=toad) the host
-        port of the first one is recorded as C(web_port) in C(_meta.yml), as terok records it.
+        port of the first one is recorded as C(web_port) in C(_meta.yml), as terok records it. Ports are
+        from 1 to 65535.
     type: list
     elements: str
   user:

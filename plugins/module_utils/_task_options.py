@@ -632,7 +632,8 @@ _COMMON = (
 # The container options, in the order of the argv they become.
 _CONTAINER = (
     Option("image", "str", check=_image, doc=(
-        "The container image, such as the one role C(terok_host) builds (C(localhost/terok-task:latest)).",
+        "The container image, such as the one role C(terok_host) builds (C(localhost/terok-task:latest)): an image "
+        "reference as podman parses it, C([REGISTRY/]NAME[:TAG][@DIGEST]) with the name in lowercase.",
         "Required with O(state=running).",
     ), items_doc=("Defaults to the top-level O(image).",)),
     Option("command", "raw", check=_command, unset=list(DEFAULT_COMMAND), doc=(
@@ -735,15 +736,17 @@ _CONTAINER = (
     )),
     Option("memory", "str", confinement=True, check=_memory, flags=_flag("--memory"),
            result_doc="The memory limit, null for none.", doc=(
-        "The memory limit (C(--memory)), for example V(4g); none by default, as terok.",
+        "The memory limit (C(--memory)), for example V(4g); none by default, as terok. At least V(6m).",
     )),
     Option("cpus", "float", confinement=True, check=_cpus, flags=_flag("--cpus"), result_type="str",
            result_doc="The CPU limit, null for none.", doc=(
-        "The CPU limit (C(--cpus)), for example V(2); none by default, as terok.",
+        "The CPU limit (C(--cpus)), for example V(2); none by default, as terok. From V(0.01) to V(175921860) "
+        "(the kernel's largest CFS quota).",
     )),
     Option("pids_limit", "int", default=DEFAULT_PIDS_LIMIT, confinement=True, check=_pids_limit,
            flags=_flag("--pids-limit"), result_doc="The process limit.", doc=(
-               "The most processes the container may run (C(--pids-limit)), a finite default against fork bombs.",
+               "The most processes the container may run (C(--pids-limit)), a finite default against fork bombs. "
+               "From V(1) to V(4194304) (the kernel's most).",
            )),
     Option("network", "str", confinement=True, flags=_flag("--network"),
            check=_matching(_NETWORK, "a podman network mode (bridge, none, host, slirp4netns, pasta, or a "
@@ -757,7 +760,8 @@ _CONTAINER = (
            check=_list_of(_publish, "ports"),
            result_doc="The published ports.", doc=(
         "Ports to publish (C(--publish)), for example V(8080:80). With O(mode=web) or O(mode=toad) the host "
-        "port of the first one is recorded as C(web_port) in C(_meta.yml), as terok records it.",
+        "port of the first one is recorded as C(web_port) in C(_meta.yml), as terok records it. Ports are from 1 to "
+        "65535.",
     )),
     Option("user", "str", confinement=True, flags=_flag("--user"),
            check=_matching(_USER, "a user (and group) such as dev or 1000:1000"),
