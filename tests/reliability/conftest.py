@@ -2,7 +2,8 @@
 # Copyright (c) terok.lifecycle contributors
 # GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""Fixtures of the reliability suite: canaries, tmpfs mounts, a fake podman program.
+"""Fixtures of the reliability suite: canaries, tmpfs mounts, a fake podman program, and the
+check after every test that it left nothing in the temp dir or in podman.
 
 Run it as ``tools/pytest.sh -q tests/reliability`` (root: the full-disk tests mount tmpfs).
 """
@@ -13,6 +14,7 @@ import json
 import os
 import shutil
 import subprocess
+import tempfile
 
 import pytest
 
@@ -50,6 +52,39 @@ class Canary(object):
 
     def changes(self):
         return S.fingerprint_diff(self.before, S.fingerprint(self.path))
+
+
+@pytest.fixture(autouse=True)
+def nothing_left_in_the_temp_dir(tmp_path_factory, monkeypatch):
+    """Every test gets a temp dir of its own (TMPDIR, also for the module runs it starts), which must be
+    empty when it ends: the env files, the children's result files, whatever a step made and removes."""
+    temp = str(tmp_path_factory.mktemp("tmpdir"))
+    monkeypatch.setenv("TMPDIR", temp)
+    monkeypatch.setattr(tempfile, "tempdir", temp)
+    yield
+    left = sorted(os.listdir(temp))
+    S.count("tests checked for what they left in the temp dir and podman")
+    assert not left, "left in the temp dir: %s" % left
+
+
+def _podman_names(*what):
+    proc = subprocess.run(["podman"] + list(what) + ["--format", "{{.Names}}" if what[0] == "ps" else "{{.Name}}"],
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True, check=False,
+                          env=S.ansible_env())
+    return set(proc.stdout.split()) if proc.returncode == 0 else set()
+
+
+@pytest.fixture(scope="module", autouse=True)
+def nothing_left_in_podman():
+    """What the tests of a file made in root's podman (containers, secrets) is gone when they end."""
+    if not shutil.which("podman"):
+        yield
+        return
+    before = (_podman_names("ps", "-a"), _podman_names("secret", "ls"))
+    yield
+    after = (_podman_names("ps", "-a"), _podman_names("secret", "ls"))
+    assert not after[0] - before[0], "containers left in podman: %s" % sorted(after[0] - before[0])
+    assert not after[1] - before[1], "secrets left in podman: %s" % sorted(after[1] - before[1])
 
 
 @pytest.fixture

@@ -16,6 +16,7 @@ import subprocess
 import pytest
 
 import _support as S
+from ansible_collections.terok.lifecycle.plugins.module_utils._secrets import task_prefix
 
 # the modes the library sets on what it writes, whatever the umask
 EXPECTED_MODES = {
@@ -184,9 +185,17 @@ def real_container_run(tmp_path):
     yield {"rc": proc.returncode, "output": output, "result": result, "root": root, "env": env,
            "env_secret": env_secret, "key_secret": key_secret, "module_tmp": str(module_tmp),
            "pwned_before": pwned_before}
-    if result and result.get("task", {}).get("container_name"):
-        subprocess.run(["podman", "rm", "--force", "--ignore", result["task"]["container_name"]],
+    task = (result or {}).get("task") or {}
+    if task.get("container_name"):
+        subprocess.run(["podman", "rm", "--force", "--ignore", task["container_name"]],
                        env=run_env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)
+    if task.get("task_id"):  # the task's podman secrets (named by its prefix) go with its container
+        prefix = task_prefix(root, "demo", task["task_id"])
+        listed = subprocess.run(["podman", "secret", "ls", "--format", "{{.Name}}"], env=run_env,
+                                stdout=subprocess.PIPE, universal_newlines=True, check=False).stdout.split()
+        mine = [name for name in listed if name.startswith(prefix)]
+        if mine:
+            subprocess.run(["podman", "secret", "rm"] + mine, env=run_env, stdout=subprocess.DEVNULL, check=False)
 
 
 def test_secrets_appear_neither_in_results_nor_in_verbose_output(real_container_run):

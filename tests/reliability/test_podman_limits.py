@@ -70,7 +70,10 @@ def _podman_takes(option, value, flags, temp):
     if flags is not None:
         return _podman(["run", "--rm", "--network", "none"] + flags + [IMAGE, "true"])
     if option == "image":
-        return _podman(["create", "--name", "terok-limits-" + secrets.token_hex(4), "--rm", value, "true"])
+        name = "terok-limits-" + secrets.token_hex(4)
+        taken = _podman(["create", "--name", name, value, "true"])
+        _podman(["rm", "--force", "--ignore", name])
+        return taken
     if option == "secret_env":
         name = "terok-limits-" + secrets.token_hex(4)
         taken = _podman(["secret", "create", name, "-"], data=value)
