@@ -17,7 +17,6 @@ in check mode only predict, so nothing here depends on check mode.
 
 from __future__ import annotations
 
-from ansible_collections.terok.lifecycle.plugins.module_utils import _archive
 from ansible_collections.terok.lifecycle.plugins.module_utils._container_spec import SPEC_LABEL
 from ansible_collections.terok.lifecycle.plugins.module_utils._errors import TerokError
 from ansible_collections.terok.lifecycle.plugins.module_utils._naming import MODES, container_name, container_names
@@ -302,6 +301,8 @@ def ensure_stopped(session: TaskSession, spec: Spec, task: Optional[Task]) -> Ge
 
 def _already_gone(session: TaskSession, spec: Spec) -> Gone:
     """No such task: report its archive entry, which ``archived`` requires."""
+    from ansible_collections.terok.lifecycle.plugins.module_utils import _archive  # only here: see write_archive_entry
+
     entries = _archive.list_entries(session.context.layout, spec.project)
     if spec.task_id:
         entries = [e for e in entries if e["task_id"] == spec.task_id]

@@ -25,7 +25,6 @@ from __future__ import annotations
 import contextlib
 import os
 
-from ansible_collections.terok.lifecycle.plugins.module_utils import _archive
 from ansible_collections.terok.lifecycle.plugins.module_utils._container_spec import READY_LINE, ContainerSpec
 from ansible_collections.terok.lifecycle.plugins.module_utils._errors import TerokError
 from ansible_collections.terok.lifecycle.plugins.module_utils._lock import ProjectLock
@@ -36,9 +35,6 @@ from ansible_collections.terok.lifecycle.plugins.module_utils._project_tasks imp
 from ansible_collections.terok.lifecycle.plugins.module_utils._results import task_result
 from ansible_collections.terok.lifecycle.plugins.module_utils._run_context import RunContext
 from ansible_collections.terok.lifecycle.plugins.module_utils._secrets import SECRETS_LABEL, legacy_secret_name, task_prefix
-from ansible_collections.terok.lifecycle.plugins.module_utils._terok_state import (
-    claimed_web_port, container_files, release_web_port, remove_container_files,
-)
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # the names are for annotations only: typing is not imported at run time
@@ -238,6 +234,10 @@ class TaskSession:
 
         A failure raises when the entry is ``required`` and is a warning otherwise.
         """
+        # imported here, as in remove_terok_state: only a removal needs it, and a module run compiles
+        # what it imports (AnsiballZ has no bytecode cache)
+        from ansible_collections.terok.lifecycle.plugins.module_utils import _archive
+
         with self._writing() as real:
             if not real:
                 return None
@@ -297,6 +297,10 @@ class TaskSession:
 
         Each step is best-effort: a failure is a warning. Nothing there, nothing done (no change).
         """
+        from ansible_collections.terok.lifecycle.plugins.module_utils._terok_state import (
+            claimed_web_port, container_files, release_web_port, remove_container_files,
+        )
+
         if task.task_id is None:
             return
         layout = self.context.layout

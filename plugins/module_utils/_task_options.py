@@ -34,6 +34,23 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:  # the names are for annotations only: typing is not imported at run time
     from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 
+
+class _Pattern:
+    """A regular expression compiled when first used: a module run checks a few options, and
+    compiling every pattern of the table at import took 8 ms of each run."""
+
+    __slots__ = ("regex", "_compiled")
+
+    def __init__(self, regex: str) -> None:
+        self.regex = regex
+        self._compiled: Optional[re.Pattern[str]] = None
+
+    def fullmatch(self, text: str) -> Optional[re.Match[str]]:
+        if self._compiled is None:
+            self._compiled = re.compile(self.regex)
+        return self._compiled.fullmatch(text)
+
+
 CONTAINER_WORKSPACE = "/workspace"
 # what terok passes for a rootless user (terok_sandbox): the image's user 1000 is the host user
 ROOTLESS_USERNS = "keep-id:uid=1000,gid=1000"
@@ -44,14 +61,14 @@ RESET_MODES = ("none", "hard", "soft")
 # set by the module itself: never a key of env or secret_env
 RESERVED_ENV = frozenset(["REPO_ROOT", "TASK_ID", "PROJECT_NAME", SECRET_ENV_VAR])
 
-_USERNS = re.compile(r"auto(:\S+)?|host|nomap|private|ns:/\S+|keep-id(:(uid|gid|size)=\d+(,(uid|gid|size)=\d+)*)?")
-_CAPABILITY = re.compile(r"(CAP_)?[A-Z][A-Z_]*|ALL")
-_MEMORY = re.compile(r"\d+(\.\d+)?[bkmgBKMG]?")
+_USERNS = _Pattern(r"auto(:\S+)?|host|nomap|private|ns:/\S+|keep-id(:(uid|gid|size)=\d+(,(uid|gid|size)=\d+)*)?")
+_CAPABILITY = _Pattern(r"(CAP_)?[A-Z][A-Z_]*|ALL")
+_MEMORY = _Pattern(r"\d+(\.\d+)?[bkmgBKMG]?")
 MEMORY_MIN = 6 * 1024 * 1024  # Docker's minimum; below it the container's own start may pass the limit (runc refuses)
 CPUS_MAX = 175921860  # the kernel's largest CFS quota (2^44-1 us) over podman's period of 100000 us
 PIDS_MAX = 4194304  # the kernel's PID_MAX_LIMIT: pids.max takes nothing larger
 # an image reference as podman parses it: [registry[:port]/]path[:tag][@algorithm:hex], the path in lowercase
-_IMAGE_REFERENCE = re.compile(
+_IMAGE_REFERENCE = _Pattern(
     # a registry is a first component with a dot or a port, or localhost (else it is part of the name)
     r"((?:[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)+(?::\d+)?"
     r"|[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?:\d+|localhost|\[[0-9a-fA-F:]+\](?::\d+)?)/)?"
@@ -59,10 +76,10 @@ _IMAGE_REFERENCE = re.compile(
     r"(?::[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?"
     r"(?:@[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,})?"
 )
-_NETWORK = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:=/,-]*")
-PUBLISH = re.compile(r"((\[[0-9a-fA-F:.]+\]|[0-9.]+):)?((\d+)(-\d+)?)?:(\d+)(-\d+)?(/(tcp|udp|sctp))?|(\d+)(/(tcp|udp|sctp))?")
-_USER = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*(:[A-Za-z0-9_][A-Za-z0-9_.-]*)?")
-_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_NETWORK = _Pattern(r"[A-Za-z0-9][A-Za-z0-9_.:=/,-]*")
+PUBLISH = _Pattern(r"((\[[0-9a-fA-F:.]+\]|[0-9.]+):)?((\d+)(-\d+)?)?:(\d+)(-\d+)?(/(tcp|udp|sctp))?|(\d+)(/(tcp|udp|sctp))?")
+_USER = _Pattern(r"[A-Za-z0-9_][A-Za-z0-9_.-]*(:[A-Za-z0-9_][A-Za-z0-9_.-]*)?")
+_ENV_NAME = _Pattern(r"[A-Za-z_][A-Za-z0-9_]*")
 # the collection's own container labels and annotation: never given by the options labels and annotations
 OWN_LABEL_PREFIX = "io.terok.lifecycle."
 OWN_ANNOTATION = "dossier.meta_path"
@@ -71,26 +88,26 @@ CDI_SPEC_DIRS = ("/etc/cdi", "/var/run/cdi")
 # what read_only keeps writable besides podman's --read-only-tmpfs (/tmp, /var/tmp, /run): the homes,
 # as tmpfs into which podman copies the image's content (tmpcopyup, podman's default for --tmpfs)
 READ_ONLY_HOMES = ("/home", "/root")
-_CDI_NAME = re.compile(r"([a-z0-9][a-z0-9.-]*/[A-Za-z0-9][A-Za-z0-9_.-]*)=([A-Za-z0-9][A-Za-z0-9_.:-]*)")
-_DEVICE_PERMISSIONS = re.compile(r"[rwm]{1,3}")
-_GROUP = re.compile(r"keep-groups|[A-Za-z0-9_][A-Za-z0-9_.-]*")
+_CDI_NAME = _Pattern(r"([a-z0-9][a-z0-9.-]*/[A-Za-z0-9][A-Za-z0-9_.-]*)=([A-Za-z0-9][A-Za-z0-9_.:-]*)")
+_DEVICE_PERMISSIONS = _Pattern(r"[rwm]{1,3}")
+_GROUP = _Pattern(r"keep-groups|[A-Za-z0-9_][A-Za-z0-9_.-]*")
 _ULIMIT_NAMES = ("as", "core", "cpu", "data", "fsize", "locks", "memlock", "msgqueue", "nice", "nofile", "nproc",
                  "rss", "rtprio", "rttime", "sigpending", "stack")
 # what podman 4.3.1 takes after --tmpfs PATH: (measured: it refuses uid=, gid=, nr_inodes=, nr_blocks=)
-_TMPFS_OPTION = re.compile(r"rw|ro|exec|noexec|suid|nosuid|dev|nodev|tmpcopyup|notmpcopyup|U|size=\d+[kmgKMG%]?|"
-                           r"mode=[0-7]{3,4}")
-_LABEL_KEY = re.compile(r"[^\s=\x00]+")
-_HOSTNAME = re.compile(r"(?=.{1,64}$)[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)*")
-_TIMEZONE = re.compile(r"[A-Za-z0-9_+-]+(/[A-Za-z0-9_+-]+)*")
-_DURATION = re.compile(r"(\d+(\.\d+)?(ns|us|ms|s|m|h))+")
+_TMPFS_OPTION = _Pattern(r"rw|ro|exec|noexec|suid|nosuid|dev|nodev|tmpcopyup|notmpcopyup|U|size=\d+[kmgKMG%]?|"
+                         r"mode=[0-7]{3,4}")
+_LABEL_KEY = _Pattern(r"[^\s=\x00]+")
+_HOSTNAME = _Pattern(r"(?=.{1,64}$)[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)*")
+_TIMEZONE = _Pattern(r"[A-Za-z0-9_+-]+(/[A-Za-z0-9_+-]+)*")
+_DURATION = _Pattern(r"(\d+(\.\d+)?(ns|us|ms|s|m|h))+")
 ARG_WORD_MAX = 131072  # Linux's MAX_ARG_STRLEN (32 pages): execve refuses a longer argument (E2BIG)
 SECRET_MAX = 512000  # podman: "secret data must be larger than 0 and less than 512000 bytes"
 ENV_LINE_MAX = 65535  # podman reads --env-file lines with a 64 KiB buffer ("bufio.Scanner: token too long")
-_SECRET_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,252}")
+_SECRET_NAME = _Pattern(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,252}")
 # the secrets the collection makes for secret_env: tl-<task hash>-<VARIABLE> (see _secrets.secret_name), and
 # <project>-<mode>-<id>-<VARIABLE> as earlier versions named them
-_OWN_SECRET = re.compile(r"tl-[0-9a-f]{12}-.+|[a-z0-9][a-z0-9_-]*-(cli|web|run|toad)-[a-z0-9]{5}-[A-Za-z_][A-Za-z0-9_]*")
-_RESTART = re.compile(r"no|always|unless-stopped|on-failure(:\d+)?")
+_OWN_SECRET = _Pattern(r"tl-[0-9a-f]{12}-.+|[a-z0-9][a-z0-9_-]*-(cli|web|run|toad)-[a-z0-9]{5}-[A-Za-z_][A-Za-z0-9_]*")
+_RESTART = _Pattern(r"no|always|unless-stopped|on-failure(:\d+)?")
 HEALTHCHECK_KEYS = ("test", "interval", "timeout", "start_period", "retries")
 
 
@@ -172,7 +189,7 @@ def _text(value: Any, option: str) -> str:
     return text
 
 
-def _matching(pattern: "re.Pattern[str]", what: str) -> Callable[[Any, str], str]:
+def _matching(pattern: _Pattern, what: str) -> Callable[[Any, str], str]:
     def check(value: Any, option: str) -> str:
         text = str(value)
         if not pattern.fullmatch(text):
