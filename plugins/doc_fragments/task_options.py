@@ -196,9 +196,11 @@ options:
     type: str
   publish:
     description:
-      - Ports to publish (C(--publish)), for example V(8080:80). With O(mode=web) or O(mode=toad) the host
-        port of the first one is recorded as C(web_port) in C(_meta.yml), as terok records it. Ports are
-        from 1 to 65535.
+      - 'Ports to publish (C(--publish)), for example V(8080:80). With O(mode=web) or O(mode=toad) the host
+        port of the first one is recorded as C(web_port) in C(_meta.yml) and claimed as C(web:<project>/<task
+        id>) in terok''s port registry (C(TEROK_PORT_REGISTRY_DIR), else C(paths.port_registry_dir), else
+        C(/tmp/terok-ports)), as terok records and claims it: a port that another user''s claim holds is
+        refused, and O(state=absent) releases the claim. Ports are from 1 to 65535.'
     type: list
     elements: str
   user:

@@ -221,6 +221,7 @@ def _start(session: TaskSession, task: Task, spec: Spec, action: str, name: str,
         changes = {"mode": mode, "unrestricted": not container.restricted}  # terok records it on every run
         if mode in ("web", "toad") and container.web_port() is not None:
             changes["web_port"] = container.web_port()
+            session.claim_web_port(task, changes["web_port"])  # refused before anything is written here
         drop = ("ready_at", "exit_code", "stopped_at")
     task = session.update_meta(task, changes, drop=drop)
     mark_started = session.changes

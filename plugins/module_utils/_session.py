@@ -229,6 +229,27 @@ class TaskSession:
         meta.update(changes or {})
         return self.set_meta(task, meta)
 
+    def claim_web_port(self, task: Task, port: int) -> None:
+        """Claim the task's web port in terok's port registry, as terok does when it starts a web or toad task.
+
+        Refused, naming ``publish``, while another user's claim file holds the port (terok refuses it
+        too); nothing is written when the task holds it already.
+        """
+        from ansible_collections.terok.lifecycle.plugins.module_utils._terok_state import (
+            claim_web_port, claimed_web_port, port_holder,
+        )
+
+        layout = self.context.layout
+        holder = port_holder(layout, port)
+        if holder is not None:
+            raise TerokError("host port %d of publish is claimed in terok's port registry (%s) by user %s: choose "
+                             "another port" % (port, layout.port_registry_dir, holder), option="publish")
+        if task.task_id is not None and claimed_web_port(layout, task.project, task.stored_id) == port:
+            return
+        with self._writing() as real:
+            if real:
+                claim_web_port(layout, task.project, task.stored_id, port)
+
     def write_archive_entry(self, task: Task, required: bool) -> Optional[str]:
         """The task's archive entry (one a killed earlier removal left, else a new one).
 

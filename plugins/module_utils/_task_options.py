@@ -777,8 +777,10 @@ _CONTAINER = (
            check=_list_of(_publish, "ports"),
            result_doc="The published ports.", doc=(
         "Ports to publish (C(--publish)), for example V(8080:80). With O(mode=web) or O(mode=toad) the host "
-        "port of the first one is recorded as C(web_port) in C(_meta.yml), as terok records it. Ports are from 1 to "
-        "65535.",
+        "port of the first one is recorded as C(web_port) in C(_meta.yml) and claimed as C(web:<project>/<task id>) in "
+        "terok's port registry (C(TEROK_PORT_REGISTRY_DIR), else C(paths.port_registry_dir), else C(/tmp/terok-ports)), "
+        "as terok records and claims it: a port that another user's claim holds is refused, and O(state=absent) "
+        "releases the claim. Ports are from 1 to 65535.",
     )),
     Option("user", "str", confinement=True, flags=_flag("--user"),
            check=_matching(_USER, "a user (and group) such as dev or 1000:1000"),

@@ -13,6 +13,8 @@ containers are gone, removes for every mode's container name terok-sandbox's sid
 releases the task's web port ``web:<project>/<task id>`` in the shared port registry
 (``terok_sandbox/port_registry.py``: one JSON mapping ``{claim: port}`` per user,
 ``<registry dir>/<user name>.json``, rewritten whole through a temp file and a rename; no file lock).
+terok claims that port when it starts a ``web`` or ``toad`` task, refusing one that another
+user's claim file holds (``PortRegistry.claim``); the collection claims it the same way.
 Where these live: ``_paths.Layout`` (``sandbox_state_dir``, ``sandbox_runtime_dir``, ``port_registry_dir``).
 
 Nothing here follows a symbolic link, and nothing but those exact names is touched.
@@ -33,8 +35,10 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:  # the names are for annotations only: typing is not imported at run time
     from typing import Dict, List, Optional, Sequence
 
-# terok-sandbox skips a claim file larger than this (``_MAX_CLAIM_FILE_BYTES``)
+# terok-sandbox skips a claim file larger than this (``_MAX_CLAIM_FILE_BYTES``), and reads at most this many
+# other users' files (``_MAX_CLAIM_FILES``)
 CLAIM_FILE_MAX = 16384
+CLAIM_FILES_MAX = 256
 
 
 def web_port_claim(project: str, task_id: str) -> str:
@@ -120,3 +124,52 @@ def release_web_port(layout: Layout, project: str, task_id: str) -> bool:
         raise TerokError("could not release the web port of task %s in terok's port registry %s: %s"
                          % (task_id, path, exc.strerror or exc), path=path)
     return True
+
+
+def port_holder(layout: Layout, port: int) -> Optional[str]:
+    """The other user whose claim file in terok's port registry holds ``port``, or None.
+
+    As terok-sandbox reads them: every ``<user>.json`` but the effective user's own, regular files
+    only, at most ``CLAIM_FILES_MAX`` of them; a file that cannot be read or parsed is passed over.
+    """
+    own = claim_file(layout)
+    if own is None:
+        return None
+    registry = os.path.dirname(own)
+    try:
+        names = sorted(name for name in os.listdir(registry) if name.endswith(".json"))
+    except OSError:
+        return None
+    for name in [name for name in names if name != os.path.basename(own)][:CLAIM_FILES_MAX]:
+        try:
+            claims = _read_claims(os.path.join(registry, name))
+        except OSError:
+            continue
+        if claims and port in [value for value in claims.values() if isinstance(value, int)]:
+            return name[:-len(".json")]
+    return None
+
+
+def claim_web_port(layout: Layout, project: str, task_id: str, port: int) -> None:
+    """Record the task's web port in the user's claim file, the other claims kept.
+
+    The registry directory is made as terok-sandbox makes it (sticky, writable by all) when it is
+    missing; a symbolic link there is refused. Raise TerokError (naming the file) on failure.
+    """
+    path = claim_file(layout)
+    if path is None:
+        return
+    registry = os.path.dirname(path)
+    try:
+        if os.path.islink(registry):
+            raise TerokError("terok's port registry %s is a symbolic link: refused, as terok refuses it" % registry,
+                             path=registry)
+        if not os.path.isdir(registry):
+            os.mkdir(registry)
+            os.chmod(registry, 0o1777)  # nosec B103: terok's shared registry, made as terok makes it
+        claims = _read_claims(path) or {}
+        claims[web_port_claim(project, task_id)] = port
+        atomic_write(path, json.dumps(claims).encode("utf-8"), mode=0o600)
+    except OSError as exc:
+        raise TerokError("could not claim the web port %d of task %s in terok's port registry %s: %s"
+                         % (port, task_id, path, exc.strerror or exc), path=path)

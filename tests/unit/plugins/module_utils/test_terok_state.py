@@ -15,6 +15,7 @@ import pytest
 
 from ansible_collections.terok.lifecycle.plugins.module_utils import _terok_state
 from ansible_collections.terok.lifecycle.plugins.module_utils._converge import converge_one
+from ansible_collections.terok.lifecycle.plugins.module_utils._errors import TerokError
 from ansible_collections.terok.lifecycle.plugins.module_utils._paths import PORT_REGISTRY_DEFAULT, Layout
 from ansible_collections.terok.lifecycle.plugins.module_utils._spec import Spec
 
@@ -190,3 +191,115 @@ def test_a_relative_variable_is_a_warning_not_a_failure():
                             euid=0)
     assert layout.sandbox_runtime_dir is None and layout.port_registry_dir is None
     assert len(layout.warnings) == 2 and all("not an absolute path" in w for w in layout.warnings)
+
+
+# --- claiming: a web or toad task's host port in terok's port registry, as terok claims it at a start ---
+
+def web_spec(**params):
+    params.setdefault("project", "demo")
+    params.setdefault("state", "running")
+    params.setdefault("image", "localhost/terok-agent:latest")
+    params.setdefault("mode", "web")
+    params.setdefault("publish", ["18750:8080"])
+    params.setdefault("wait_ready", False)
+    return Spec.from_params(params)
+
+
+@pytest.fixture
+def registry(layout, tmp_path):
+    layout.port_registry_dir = str(tmp_path / "ports")
+    return layout.port_registry_dir
+
+
+def test_a_web_start_claims_its_port_as_terok_does(make_runtime, layout, registry):
+    runtime, _runner = make_runtime()
+    outcome = converge_one(runtime, web_spec(name="w"))
+    assert outcome.changed
+    task_id = outcome.task["task_id"]
+    assert claims(layout) == {"web:demo/%s" % task_id: 18750}
+    # made as terok-sandbox makes the shared registry, the claim file the user's own
+    assert oct(os.stat(registry).st_mode & 0o7777) == "0o1777"
+    assert oct(os.stat(os.path.join(registry, USER + ".json")).st_mode & 0o777) == "0o600"
+    # terok's own registry code reads the same claim back
+    assert _terok_state.claimed_web_port(layout, "demo", task_id) == 18750
+
+
+def test_other_claims_are_kept_and_a_rerun_writes_nothing(make_runtime, layout, registry):
+    os.makedirs(registry)
+    with open(os.path.join(registry, USER + ".json"), "w") as handle:
+        json.dump({"gate": 18702, "web:other/k7m2r": 18751}, handle)
+    runtime, _runner = make_runtime()
+    outcome = converge_one(runtime, web_spec(name="w"))
+    expected = {"gate": 18702, "web:other/k7m2r": 18751, "web:demo/%s" % outcome.task["task_id"]: 18750}
+    assert claims(layout) == expected
+    before = os.stat(os.path.join(registry, USER + ".json"))
+    # the container is gone (podman restarted, say): the next start claims again, and the claim is there already
+    runtime, _runner = make_runtime()
+    converge_one(runtime, web_spec(task_id=outcome.task["task_id"]))
+    after = os.stat(os.path.join(registry, USER + ".json"))
+    assert claims(layout) == expected and (after.st_ino, after.st_mtime_ns) == (before.st_ino, before.st_mtime_ns)
+
+
+def test_a_port_another_user_claims_is_refused_naming_publish_before_anything_runs(make_runtime, layout, registry,
+                                                                                   write_task):
+    os.makedirs(registry)
+    with open(os.path.join(registry, "alice.json"), "w") as handle:
+        json.dump({"web:theirs/a1b2c": 18750}, handle)
+    write_task("demo", "k7m2q", "w", meta={"mode": "web"})
+    meta_before = open(layout.meta_path("demo", "k7m2q")).read()
+    runtime, runner = make_runtime()
+    with pytest.raises(TerokError) as caught:
+        converge_one(runtime, web_spec(task_id="k7m2q"))
+    assert caught.value.option == "publish"
+    assert "18750" in caught.value.msg and "alice" in caught.value.msg
+    assert runner.mutating_calls() == []
+    assert open(layout.meta_path("demo", "k7m2q")).read() == meta_before
+    assert sorted(os.listdir(registry)) == ["alice.json"]
+    # check mode tells the same
+    runtime, runner = make_runtime(check_mode=True)
+    with pytest.raises(TerokError):
+        converge_one(runtime, web_spec(task_id="k7m2q"))
+
+
+@pytest.mark.parametrize("kind", ["link", "too large", "not json", "a list"])
+def test_claim_files_terok_passes_over_hold_no_port(make_runtime, layout, registry, tmp_path, kind):
+    os.makedirs(registry)
+    other = os.path.join(registry, "mallory.json")
+    if kind == "link":
+        target = tmp_path / "elsewhere.json"
+        target.write_text(json.dumps({"x": 18750}))
+        os.symlink(str(target), other)
+    else:
+        text = {"too large": json.dumps({"x": 18750, "pad": "p" * _terok_state.CLAIM_FILE_MAX}),
+                "not json": "{18750", "a list": json.dumps([18750])}[kind]
+        with open(other, "w") as handle:
+            handle.write(text)
+    assert _terok_state.port_holder(layout, 18750) is None
+    runtime, _runner = make_runtime()
+    assert converge_one(runtime, web_spec(name="w")).changed
+
+
+def test_the_user_s_own_other_claims_do_not_block_a_port(make_runtime, layout, registry):
+    # terok checks only other users' files: a stale claim of the same user is no conflict
+    os.makedirs(registry)
+    with open(os.path.join(registry, USER + ".json"), "w") as handle:
+        json.dump({"web:demo/zzzzz": 18750}, handle)
+    runtime, _runner = make_runtime()
+    outcome = converge_one(runtime, web_spec(name="w"))
+    assert claims(layout)["web:demo/%s" % outcome.task["task_id"]] == 18750
+
+
+def test_a_registry_that_is_a_link_is_refused(make_runtime, layout, tmp_path):
+    os.makedirs(str(tmp_path / "real"))
+    os.symlink(str(tmp_path / "real"), str(tmp_path / "ports"))
+    layout.port_registry_dir = str(tmp_path / "ports")
+    runtime, _runner = make_runtime()
+    with pytest.raises(TerokError) as caught:
+        converge_one(runtime, web_spec(name="w"))
+    assert "symbolic link" in caught.value.msg and os.listdir(str(tmp_path / "real")) == []
+
+
+def test_a_cli_task_claims_nothing(make_runtime, layout, registry):
+    runtime, _runner = make_runtime()
+    converge_one(runtime, web_spec(name="c", mode="cli"))
+    assert not os.path.exists(registry)
