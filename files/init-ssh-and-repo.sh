@@ -33,7 +33,13 @@
 #                        mounted as files under $TEROK_SECRETS_DIR (default
 #                        /run/secrets, one file per name). Each is exported to
 #                        the container command (trailing newlines dropped) and
-#                        never printed; TEROK_SECRET_ENV itself is unset.
+#                        never printed; TEROK_SECRET_ENV itself is unset for the
+#                        command. Shells opened later in the container (podman
+#                        exec ... bash, bash -l, bash -i, tmux) get them too: a
+#                        hook, ~/.terok-secret-env.sh, that reads the same files
+#                        when a shell starts, is sourced from ~/.bashrc,
+#                        ~/.profile and (when there) ~/.bash_profile. No value
+#                        is written anywhere: the hook holds only this logic.
 #
 # Protocol ($REPO_ROOT/.new-task-marker is written when the task is created):
 #   marker, no .git      first start: the workspace must hold nothing but the
@@ -547,6 +553,60 @@ export_secrets() {
     unset TEROK_SECRET_ENV
 }
 
+# The hook that gives every later shell of the container (podman exec, tmux,
+# terok login) the secrets: it reads the mounted files each time a shell
+# starts, as export_secrets does, so no value is ever written to a file.
+SECRETS_HOOK_NAME=".terok-secret-env.sh"
+# shellcheck disable=SC2016  # $HOME is expanded by the shell that reads the line, not here
+SECRETS_HOOK_LINE='[ -r "$HOME/.terok-secret-env.sh" ] && . "$HOME/.terok-secret-env.sh"  # terok.lifecycle: secret_env'
+
+secrets_hook_text() {
+    cat <<'HOOK'
+# terok.lifecycle: secret_env for every shell of this task (written by the
+# init script; it holds no value: each is read from podman's secret mount).
+if [ -n "${TEROK_SECRET_ENV:-}" ]; then
+    for __terok_name in $TEROK_SECRET_ENV; do
+        case $__terok_name in
+            '' | [0-9]* | *[!A-Za-z0-9_]*) continue ;;
+        esac
+        if [ -r "${TEROK_SECRETS_DIR:-/run/secrets}/$__terok_name" ]; then
+            export "$__terok_name=$(cat -- "${TEROK_SECRETS_DIR:-/run/secrets}/$__terok_name")"
+        fi
+    done
+    unset __terok_name
+fi
+HOOK
+}
+
+install_secrets_hook() {
+    local home="${HOME:-}" rc
+    [[ -n "${TEROK_SECRET_ENV:-}" ]] || return 0
+    if [[ -z "$home" || ! -d "$home" || ! -w "$home" ]]; then
+        warn "HOME (${home:-unset}) is not a writable directory: shells opened later get no secret_env"
+        return 0
+    fi
+    if ! secrets_hook_text > "$home/$SECRETS_HOOK_NAME"; then
+        warn "could not write ${home}/${SECRETS_HOOK_NAME}: shells opened later get no secret_env"
+        return 0
+    fi
+    for rc in .bashrc .profile .bash_profile; do
+        [[ "$rc" != .bash_profile || -e "$home/$rc" ]] || continue
+        if [[ -L "$home/$rc" ]]; then
+            warn "${home}/${rc} is a symbolic link: left alone"
+        elif ! grep -qsF "$SECRETS_HOOK_LINE" -- "$home/$rc"; then
+            # first in the file: Debian's ~/.bashrc returns early for shells that are not interactive
+            if { printf '%s\n' "$SECRETS_HOOK_LINE"; cat -- "$home/$rc" 2>/dev/null || true; } > "$home/$rc.terok-new" \
+                && { [[ ! -e "$home/$rc" ]] || chmod --reference="$home/$rc" -- "$home/$rc.terok-new"; } \
+                && mv -f -- "$home/$rc.terok-new" "$home/$rc"; then
+                :
+            else
+                rm -f -- "$home/$rc.terok-new"
+                warn "could not add the secret_env hook to ${home}/${rc}"
+            fi
+        fi
+    done
+}
+
 # --------------------------------------------------------------------------
 
 main() {
@@ -577,6 +637,7 @@ main() {
         warn "no git checkout; EXTERNAL_REMOTE_URL ignored"
     fi
 
+    install_secrets_hook
     export_secrets
     say "init complete"
     trap - EXIT ERR

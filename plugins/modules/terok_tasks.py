@@ -158,6 +158,13 @@ options:
             in C(podman inspect). Each value becomes a podman secret (C(podman secret create) reading
             it from standard input), mounted at C(/run/secrets/<NAME>) in the container, and the init
             script exports it to the container command (variable C(TEROK_SECRET_ENV) lists the names).
+          - 'Shells opened later get the values too, as terok''s agents get them in every process: the
+            one of RV(terok.lifecycle.terok_task#module:task.login_command), the tmux session of RV(terok.lifecycle.terok_task#module:task.tmux_login_command)
+            and of C(terok login), and any C(bash -l), C(bash -i) or POSIX login shell of the container''s
+            user. The init script writes a hook, C(~/.terok-secret-env.sh), and sources it first in C(~/.bashrc),
+            C(~/.profile) and an existing C(~/.bash_profile); the hook holds no value, it reads the secret
+            mounts when a shell starts. A plain C(podman exec CONTAINER COMMAND) that starts no such shell
+            does not get them.'
           - The podman secret of C(NAME) is C(tl-<hash>-NAME), C(<hash>) 12 hex digits of a hash of the
             task (state root, project, id), within podman's 64 characters (a longer name is cut and ends
             in a hash of it). The task's secrets are removed with its container and by a start that fails;

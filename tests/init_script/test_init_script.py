@@ -545,3 +545,72 @@ def test_shellcheck_clean():
     assert shellcheck is not None, "shellcheck is not installed (apt-get install shellcheck)"
     proc = subprocess.run([shellcheck, str(SCRIPT)], capture_output=True, text=True, check=False)
     assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+# ------------------------------------------------- secret_env for every shell
+
+HOOK_LINE = '[ -r "$HOME/.terok-secret-env.sh" ] && . "$HOME/.terok-secret-env.sh"  # terok.lifecycle: secret_env'
+SKEL_BASHRC = "# ~/.bashrc\ncase $- in\n    *i*) ;;\n      *) return;;\nesac\nPS1='$ '\n"
+SKEL_PROFILE = '# ~/.profile\nif [ -n "$BASH_VERSION" ] && [ -f "$HOME/.bashrc" ]; then . "$HOME/.bashrc"; fi\n'
+
+
+@pytest.fixture
+def secrets_home(env, tmp_path):
+    """A home as Debian's skeleton makes it, and two secrets mounted as podman mounts them."""
+    home = Path(env["HOME"])
+    (home / ".bashrc").write_text(SKEL_BASHRC)
+    (home / ".bashrc").chmod(0o640)
+    (home / ".profile").write_text(SKEL_PROFILE)
+    secrets = tmp_path / "secrets"
+    secrets.mkdir()
+    (secrets / "API_KEY").write_text("s3cret value with spaces\n")
+    (secrets / "OTHER_TOKEN").write_text("t0ken")
+    return home, secrets
+
+
+def shell(env, home, secrets, *argv):
+    """A shell opened later in the container: the container's environment (names only), not the init script's."""
+    shell_env = dict(env, HOME=str(home), TEROK_SECRET_ENV="API_KEY OTHER_TOKEN", TEROK_SECRETS_DIR=str(secrets))
+    proc = subprocess.run(list(argv), env=shell_env, capture_output=True, text=True, check=False, stdin=subprocess.DEVNULL,
+                          timeout=30)
+    return proc.stdout
+
+
+def test_every_later_shell_gets_secret_env_and_no_value_is_written(run_init, upstream, secrets_home, env):
+    home, secrets = secrets_home
+    for _start in range(2):  # every start of the container runs the script: the hook goes in once
+        proc = run_init(CODE_REPO=upstream.url, TEROK_SECRET_ENV="API_KEY OTHER_TOKEN", TEROK_SECRETS_DIR=str(secrets))
+        assert_completed(proc)
+    printed = 'printf "%s|%s" "$API_KEY" "$OTHER_TOKEN"'
+    expected = "s3cret value with spaces|t0ken"
+    assert shell(env, home, secrets, "bash", "-lc", printed) == expected  # podman exec ... bash -lc, tmux's login shell
+    assert shell(env, home, secrets, "bash", "-ic", printed).endswith(expected)  # podman exec -it ... bash
+    assert shell(env, home, secrets, "sh", "-lc", printed) == expected  # a POSIX login shell (dash reads ~/.profile)
+    # the hook first, the file's own lines kept, its mode kept; the hook holds no value
+    for rc, text in ((".bashrc", SKEL_BASHRC), (".profile", SKEL_PROFILE)):
+        assert (home / rc).read_text() == HOOK_LINE + "\n" + text
+    assert mode(home / ".bashrc") == 0o640
+    assert not (home / ".bash_profile").exists()
+    written = "".join(path.read_text() for path in home.rglob("*") if path.is_file())
+    assert "s3cret" not in written and "t0ken" not in written and "s3cret" not in proc.stdout + proc.stderr
+
+
+def test_a_bash_profile_gets_the_hook_and_a_linked_rc_file_is_left_alone(run_init, upstream, secrets_home, env, tmp_path):
+    home, secrets = secrets_home
+    (home / ".bash_profile").write_text("# mine\n")
+    elsewhere = tmp_path / "shared-profile"
+    elsewhere.write_text(SKEL_PROFILE)
+    (home / ".profile").unlink()
+    (home / ".profile").symlink_to(elsewhere)
+    proc = run_init(CODE_REPO=upstream.url, TEROK_SECRET_ENV="API_KEY", TEROK_SECRETS_DIR=str(secrets))
+    assert_completed(proc)
+    assert (home / ".bash_profile").read_text() == HOOK_LINE + "\n# mine\n"
+    assert elsewhere.read_text() == SKEL_PROFILE and "symbolic link" in proc.stderr
+    assert shell(env, home, secrets, "bash", "-lc", 'printf %s "$API_KEY"') == "s3cret value with spaces"
+
+
+def test_without_secret_env_no_hook_is_installed(run_init, upstream, secrets_home):
+    home, _secrets = secrets_home
+    assert_completed(run_init(CODE_REPO=upstream.url))
+    assert not (home / ".terok-secret-env.sh").exists()
+    assert (home / ".bashrc").read_text() == SKEL_BASHRC and (home / ".profile").read_text() == SKEL_PROFILE

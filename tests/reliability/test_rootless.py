@@ -487,7 +487,9 @@ TEROK_VENV = os.environ.get("TEROK_VENV") or os.path.join(S.REPO, ".venv-terok")
 BULK_PROJECT = "rootless-bulk-%x" % (os.getpid() & 0xFFFF)
 SLEEP = ["sleep", "900"]
 # what a login types into the session's shell: a line in the workspace, then the end of the shell
-LOGIN_INPUT = 'echo "$1 uid=$(id -u) term=$TERM tmux=${TMUX:+yes}" > /workspace/$1.txt; exit\n'
+# typed into the login's shell: who it is, its terminal, and whether secret_env reached it (issue 20 item 4)
+LOGIN_INPUT = 'echo "$1 uid=$(id -u) term=$TERM tmux=${TMUX:+yes} key=${API_KEY:-none}" > /workspace/$1.txt; exit\n'
+LOGIN_KEY = "sk-rootless-0123456789"
 TEROK_LOGIN_API = (
     "import json, sys\n"
     "from terok.lib.api import get_login_command\n"
@@ -586,7 +588,7 @@ def rootless_bulk():
     env = run_env()
     common = {"root": root, "executable": podman}
     running = {"project": BULK_PROJECT, "state": "running", "mode": "cli", "command": SLEEP, "network": "none",
-               "ready_timeout": 300}
+               "ready_timeout": 300, "secret_env": {"API_KEY": LOGIN_KEY}}
     items = [
         dict(running, name="shell"),
         dict(running, name="loose", restricted=False),
@@ -784,7 +786,7 @@ def test_the_image_has_tmux_and_our_tmux_login_works(rootless_bulk):
     assert rc == 0, "our tmux_login_command (rc %s):\n%s%s" % (rc, out[-3000:], err)
     text, uid = rootless_bulk["written"].get("ours") or ("", None)
     # typed into the shell of the tmux session, as the image's dev, which the host sees as the user
-    assert _login_line(text) == ["ours", "uid=1000", "term=tmux-256color", "tmux=yes"], text
+    assert _login_line(text) == ["ours", "uid=1000", "term=tmux-256color", "tmux=yes", "key=" + LOGIN_KEY], text
     assert uid == rootless_bulk["user"].pw_uid
 
 
@@ -820,7 +822,7 @@ def test_terok_login_works_on_the_collections_task(rootless_bulk):
     rc, out, err = rootless_bulk["logins"].get("terok") or (None, "", "no login ran")
     assert rc == 0, "terok login (rc %s):\n%s%s" % (rc, out[-3000:], err)
     text, uid = rootless_bulk["written"].get("terok") or ("", None)
-    assert _login_line(text) == ["terok", "uid=1000", "term=tmux-256color", "tmux=yes"], text
+    assert _login_line(text) == ["terok", "uid=1000", "term=tmux-256color", "tmux=yes", "key=" + LOGIN_KEY], text
     assert uid == rootless_bulk["user"].pw_uid
 
 
