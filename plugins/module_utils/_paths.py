@@ -80,9 +80,9 @@ def _config_paths(environ: Mapping[str, str], load_yaml: Callable, warnings: Lis
 def _absolute(value: object, what: str) -> str:
     path = os.path.expanduser(str(value))
     if "\x00" in path:
-        raise TerokError("%s %r contains a NUL character" % (what, value), option="root" if what == "root" else None)
+        raise TerokError("%s %r contains a NUL character" % (what, value), option=what if what in ("root", "config_dir") else None)
     if not os.path.isabs(path):
-        raise TerokError("%s %r must be an absolute path" % (what, value), option="root" if what == "root" else None)
+        raise TerokError("%s %r must be an absolute path" % (what, value), option=what if what in ("root", "config_dir") else None)
     return os.path.normpath(path)
 
 
@@ -266,3 +266,44 @@ class Layout:
 
     def as_dict(self) -> Dict[str, str]:
         return {"root": self.root, "state_dir": self.state_dir, "live_dir": self.live_dir}
+
+
+# terok's configuration directory (where projects/<name>/project.yml lives) -----------------------
+SYSTEM_CONFIG_DIR = "/etc/terok"
+
+
+def config_dir(option: Optional[str] = None, environ: Optional[Mapping[str, str]] = None,
+               euid: Optional[int] = None) -> str:
+    """terok's configuration directory, as terok 0.9.1 resolves it (``terok/lib/core/paths.py``,
+    ``config_root``): the option, else ``TEROK_CONFIG_DIR``, else ``/etc/terok`` for root, else the
+    user's ``${XDG_CONFIG_HOME:-~/.config}/terok`` (an XDG_CONFIG_HOME that is not absolute is
+    passed over, as platformdirs passes it over). Its ``projects/<name>/project.yml`` are terok's projects."""
+    environ = os.environ if environ is None else environ
+    euid = os.geteuid() if euid is None else euid
+    if option:
+        return _absolute(option, "config_dir")
+    if environ.get("TEROK_CONFIG_DIR"):
+        return _absolute(environ["TEROK_CONFIG_DIR"], "TEROK_CONFIG_DIR")
+    if euid == 0:
+        return SYSTEM_CONFIG_DIR
+    base = environ.get("XDG_CONFIG_HOME") or ""
+    if not os.path.isabs(base):
+        base = os.path.join(environ.get("HOME") or os.path.expanduser("~"), ".config")
+    return os.path.join(_absolute(base, "the config home"), "terok")
+
+
+def user_projects_dir(environ: Optional[Mapping[str, str]] = None, load_yaml: Optional[Callable] = None,
+                      warnings: Optional[List[str]] = None) -> Optional[str]:
+    """terok 0.9.1's *user* projects directory (``terok/lib/core/config.py``, ``user_projects_dir``), whose
+    ``<name>/project.yml`` terok prefers to the one in ``config_dir``: ``paths.user_projects_dir`` of the
+    terok config file, else ``${XDG_CONFIG_HOME:-~/.config}/terok/projects``; None when not absolute."""
+    environ = os.environ if environ is None else environ
+    configured = None
+    if load_yaml is not None:
+        configured = _config_paths(environ, load_yaml, [] if warnings is None else warnings).get("user_projects_dir")
+    if configured:
+        path = os.path.expanduser(str(configured))
+    else:
+        base = environ.get("XDG_CONFIG_HOME") or os.path.join(environ.get("HOME") or os.path.expanduser("~"), ".config")
+        path = os.path.join(base, "terok", "projects")
+    return os.path.normpath(path) if os.path.isabs(path) else None
