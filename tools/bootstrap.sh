@@ -3,7 +3,8 @@
 #
 #   tools/bootstrap.sh [--demo] [--no-apt] [--no-terok] [--no-matrix] [--no-test-user] [--force]
 #
-#   apt packages   podman runc shellcheck debootstrap rsync make git openssh-server python3-venv
+#   apt packages   podman runc shellcheck debootstrap rsync make git openssh-server python3-venv systemd
+#                  nftables
 #   .venv/         real Python 3.11 + tools/requirements.txt (pinned by tools/constraints.txt)
 #   .venv-core-2.X/  real Python 3.12 (2.22: 3.13) + tools/requirements-core.txt (pinned by
 #                  tools/constraints-core-2.X.txt): ansible-core 2.X for the sanity/units
@@ -58,7 +59,10 @@ for arg in "$@"; do
 done
 
 # python3-venv: ensurepip for Debian's python3.11, which a stock Debian 12 lacks
-APT_PACKAGES=(podman runc shellcheck debootstrap rsync make git openssh-server python3-venv)
+# systemd: systemctl and systemd-analyze, with which the reliability suite checks podman's
+# podman-restart.service units (podman's recommends bring it already; listed so that it is sure)
+# nftables: nft, with which the egress hook fences the reliability suite's agents (tests/reliability/test_egress.py)
+APT_PACKAGES=(podman runc shellcheck debootstrap rsync make git openssh-server python3-venv systemd nftables)
 if [ "$DEMO" = 1 ]; then
     APT_PACKAGES=(runc git python3-venv)
 fi

@@ -37,7 +37,7 @@ from ansible_collections.terok.lifecycle.plugins.module_utils._task_options impo
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # the names are for annotations only: typing is not imported at run time
-    from typing import Any, Callable, Dict, List, Mapping, Optional
+    from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple
 
 IMAGE_INIT_SCRIPT = "/usr/local/bin/init-ssh-and-repo.sh"
 LABEL_PREFIX = OWN_LABEL_PREFIX
@@ -52,6 +52,35 @@ _LEGACY = frozenset(("image", "command", "init_script", "env", "secret_env", "vo
                     + tuple(name for name, _var in INIT_ENV))
 
 
+def label_confinement(labels: Mapping[str, str]) -> Optional[Dict[str, Any]]:
+    """How a container is confined, from its confinement label (``confinement_view``: every option, its default
+    where the label has none); None for a container this collection did not make."""
+    text = labels.get(CONFINEMENT_LABEL)
+    if not text:
+        return None
+    try:
+        value = json.loads(text)
+    except ValueError:
+        return None
+    return confinement_view(value) if isinstance(value, dict) else None
+
+
+def _check_fence(values: Mapping[str, Any], prefix: str) -> None:
+    """What an egress fence needs of the other options: a network namespace of the container's own, and no
+    NET_ADMIN for the agent, which could lift the fence with it."""
+    network = values["network"] or ""
+    if network == "host" or network.startswith(("container:", "ns:")):
+        raise TerokError("%segress cannot fence a container with %snetwork=%s: it has no network namespace of its own, "
+                         "so the fence would be another's (the host's with host); leave network unset, or give bridge, "
+                         "none, slirp4netns, pasta or a network's name" % (prefix, prefix, network),
+                         option=prefix + "egress")
+    dropped = {cap[4:] if cap.startswith("CAP_") else cap for cap in values["cap_drop"]}
+    added = {cap[4:] if cap.startswith("CAP_") else cap for cap in values["cap_add"]}
+    if not dropped & {"NET_ADMIN", "ALL"} or added & {"NET_ADMIN", "ALL"}:
+        raise TerokError("%segress needs NET_ADMIN dropped (in %scap_drop, as by default, and not in %scap_add): with "
+                         "it the agent could lift its own fence" % (prefix, prefix, prefix), option=prefix + "egress")
+
+
 def _check_together(values: Mapping[str, Any], prefix: str) -> None:
     """What podman refuses of options together (each option alone is checked by its table entry)."""
     if values["read_only"]:
@@ -60,6 +89,8 @@ def _check_together(values: Mapping[str, Any], prefix: str) -> None:
         if taken:
             raise TerokError("%sread_only mounts %s itself; leave it out of %stmpfs and %svolumes"
                              % (prefix, ", ".join(taken), prefix, prefix), option=prefix + "read_only")
+    if values["egress"] is not None:
+        _check_fence(values, prefix)
     if values["dns"] and values["network"] in ("none", "host"):
         raise TerokError("%sdns cannot be set with %snetwork=%s (podman refuses it)"
                          % (prefix, prefix, values["network"]), option=prefix + "dns")
@@ -102,6 +133,20 @@ class ContainerSpec:
     @property
     def restricted(self) -> bool:
         return self.values["restricted"]
+
+    @property
+    def fenced(self) -> bool:
+        """Whether the container has an egress fence (option ``egress`` set, an empty list too)."""
+        return self.values["egress"] is not None
+
+    def _fence_annotations(self) -> List[Tuple[str, str]]:
+        """The annotation that the egress hook loads the fence from (``_egress.ANNOTATION``); none without a fence."""
+        if not self.fenced:
+            return []
+        # imported here: only a fenced container needs it, and a module run compiles what it imports
+        from ansible_collections.terok.lifecycle.plugins.module_utils import _egress  # pylint: disable=import-outside-toplevel
+
+        return [(_egress.ANNOTATION, _egress.annotation_value(self.values["egress"]))]
 
     @property
     def secret_env(self) -> Dict[str, str]:
@@ -201,10 +246,11 @@ class ContainerSpec:
             command=self.values["command"],
             entrypoint=["/bin/bash", IMAGE_INIT_SCRIPT],
             labels=labels,
-            annotations=[(OWN_ANNOTATION, dossier_path)],
+            annotations=[(OWN_ANNOTATION, dossier_path)] + self._fence_annotations(),
             volumes=volumes,
             workdir=CONTAINER_WORKSPACE,
             env=self.environment(project, task_id),
             secrets=[(secret_name(secret_prefix, var), var) for var in sorted(self.secret_env)],
+            fenced=self.fenced,
             options=podman_flags(dict(self.values, userns=confinement["userns"], hostname=self.values["hostname"] or name)),
         )

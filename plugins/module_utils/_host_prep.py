@@ -7,7 +7,8 @@
 """Preparing a host for terok tasks in one pass: what module terok_host_prep does.
 
 The state root and its trees (modes and owners), the in-container init script, the podman
-drop-in, and what the host lacks (podman, other commands, PyYAML for this interpreter,
+drop-in, the unit that starts containers again at boot (``podman-restart.service``, with lingering
+for a normal user, where systemd runs), and what the host lacks (podman, other commands, PyYAML for this interpreter,
 packages by name), the task image's presence, and the facts the role needs to install what
 is missing (the user, the OS family, the package manager). Every write goes through the
 run's gate (``RunGate.writing``, as the task modules' writes do), which in check mode only
@@ -24,6 +25,7 @@ import pwd
 import re
 import shutil
 import stat
+import sys
 
 from ansible_collections.terok.lifecycle.plugins.module_utils._errors import TerokError
 from ansible_collections.terok.lifecycle.plugins.module_utils._fileio import atomic_write, make_dirs, remove_file
@@ -33,7 +35,7 @@ from ansible_collections.terok.lifecycle.plugins.module_utils._podman import Pod
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # the names are for annotations only: typing is not imported at run time
-    from typing import Any, Callable, Dict, List, Mapping, Optional
+    from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple
 
     from ansible_collections.terok.lifecycle.plugins.module_utils._podman import CommandRunner
     from ansible_collections.terok.lifecycle.plugins.module_utils._run_context import RunGate
@@ -55,6 +57,17 @@ CONF_HEADER = (
     "# Written by terok.lifecycle (module terok_host_prep, role terok_host): podman settings for\n"
     "# terok tasks. The next run replaces this file; change the role's variables instead.\n"
 )
+
+# podman's unit that starts the containers with restart policy always at boot (podman 4.3.1 ships it for the
+# system and for users: /lib/systemd/system, /lib/systemd/user)
+RESTART_UNIT = "podman-restart.service"
+# systemd runs as PID 1 when this directory exists (sd_booted())
+SYSTEMD_RUN_DIR = "/run/systemd/system"
+# systemd-logind's record of the users who linger (their user manager runs from boot, without a login)
+LINGER_DIR = "/var/lib/systemd/linger"
+# what ``systemctl is-enabled`` says of a unit that starts when its target is reached
+_ENABLED_STATES = ("enabled", "enabled-runtime", "linked", "linked-runtime", "alias", "indirect", "generated",
+                   "static")
 
 _ULIMIT = re.compile(r"^[a-z_]+=(-1|[0-9]+)(:(-1|[0-9]+))?$")
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]*$")
@@ -176,16 +189,61 @@ def default_containers_conf(user: HostUser, environ: Mapping[str, str]) -> str:
     return os.path.join(config_home, "containers", "containers.conf.d", CONF_NAME)
 
 
-def render_containers_conf(runtime: Optional[str], ulimits: List[str]) -> Optional[str]:
-    """The drop-in's text, or None when neither setting is asked for (then no drop-in is wanted)."""
-    if not runtime and not ulimits:
+def render_containers_conf(runtime: Optional[str], ulimits: List[str], hooks_dirs: Optional[List[str]] = None
+                           ) -> Optional[str]:
+    """The drop-in's text, or None when no setting is asked for (then no drop-in is wanted). ``hooks_dirs``: the
+    OCI hooks directories podman is to read (the egress hook's, where podman would not read it otherwise)."""
+    if not runtime and not ulimits and not hooks_dirs:
         return None
     text = CONF_HEADER
     if ulimits:
         text += "\n[containers]\ndefault_ulimits = [%s]\n" % ", ".join(json.dumps(item) for item in ulimits)
+    if runtime or hooks_dirs:
+        text += "\n[engine]\n"
     if runtime:
-        text += "\n[engine]\nruntime = %s\n" % json.dumps(runtime)
+        text += "runtime = %s\n" % json.dumps(runtime)
+    if hooks_dirs:
+        text += "hooks_dir = [%s]\n" % ", ".join(json.dumps(item) for item in hooks_dirs)
     return text
+
+
+def default_egress_hook(user: HostUser, environ: Mapping[str, str]) -> Tuple[str, str]:
+    """(the egress hook's program, the directory of its descriptor): for root the program beside the init script
+    and podman's default hooks directory (which root and rootless podman read); for a user
+    ``~/.local/libexec/terok/`` and ``${XDG_CONFIG_HOME:-~/.config}/containers/oci/hooks.d``."""
+    from ansible_collections.terok.lifecycle.plugins.module_utils import _egress  # pylint: disable=import-outside-toplevel
+
+    program = os.path.join(os.path.dirname(default_init_script(user)), _egress.HOOK_NAME)
+    if user.privileged:
+        return program, _egress.DEFAULT_HOOKS_DIR
+    conf_dir = os.path.dirname(os.path.dirname(default_containers_conf(user, environ)))
+    return program, os.path.join(conf_dir, "oci", "hooks.d")
+
+
+def _runnable_by_all(path: str) -> bool:
+    """Whether every user can run ``path``: it and each directory above it (the link's and its target's) are
+    executable for others."""
+    for candidate in (path, os.path.realpath(path)):
+        directory = candidate
+        while True:
+            try:
+                if not os.stat(directory).st_mode & stat.S_IXOTH:
+                    return False
+            except OSError:
+                return False
+            if directory == "/":
+                break
+            directory = os.path.dirname(directory)
+    return True
+
+
+def hook_python(user: HostUser, python: Optional[str] = None) -> str:
+    """The Python that runs the egress hook: the one running this module; for root, whose hook podman runs for
+    every user's containers, one that every user can run, so ``/usr/bin/python3`` when this one is private."""
+    python = python or sys.executable
+    if user.privileged and not _runnable_by_all(python) and _runnable_by_all("/usr/bin/python3"):
+        return "/usr/bin/python3"
+    return python
 
 
 class Request:
@@ -222,6 +280,16 @@ class Request:
         if image is not None and (not isinstance(image, str) or _CONTROL.search(image) or image.startswith("-")):
             raise _fail("image", "must be an image name such as localhost/terok-task:latest, got %r" % (image,))
         self.image = image
+        self.restart_on_boot = bool(params.get("restart_on_boot", True))
+        self.egress_hook = bool(params.get("egress_hook"))
+        self.egress_hook_path = _absolute("egress_hook_path", params.get("egress_hook_path"))
+        self.egress_hooks_dir = _absolute("egress_hooks_dir", params.get("egress_hooks_dir"))
+        if self.egress_hook:  # what the hook runs
+            self.commands += [name for name in ("nft", "nsenter") if name not in self.commands]
+
+
+class _CommandFailed(Exception):
+    """A command that makes a change failed (``HostPrep._try``): reported, not raised."""
 
 
 class HostPrep:
@@ -241,6 +309,8 @@ class HostPrep:
         egid: Optional[int] = None,
         which: Callable[[str], Optional[str]] = shutil.which,
         os_release: str = "/etc/os-release",
+        systemd_dir: str = SYSTEMD_RUN_DIR,
+        linger_dir: str = LINGER_DIR,
     ) -> None:
         self.request = request
         self.runner = runner
@@ -250,6 +320,8 @@ class HostPrep:
                                      os.getegid() if egid is None else egid)
         self.which = which
         self.os_release = os_release
+        self.systemd_dir = systemd_dir
+        self.linger_dir = linger_dir
         self.podman = Podman(request.executable, runner)
         self.changes: List[str] = []
         self.diffs: List[Dict[str, str]] = []
@@ -266,6 +338,21 @@ class HostPrep:
         with self.gate.writing() as real:
             if real:
                 action()
+
+    def _try(self, what: str, before: str, after: str, path: str, argv: List[str]) -> Optional[str]:
+        """A change that ``argv`` makes, through ``_change``; when the command fails the change is not
+        recorded and its failure is returned (None: done, or in check mode predicted)."""
+        def act() -> None:
+            rc, out, err = self.runner.run(argv)
+            if rc != 0:
+                raise _CommandFailed("`%s` failed (rc=%s): %s" % (" ".join(argv), rc, (err or out).strip()[-500:]))
+        try:
+            self._change(what, before, after, path, act)
+        except _CommandFailed as exc:
+            self.changes.pop()
+            self.diffs.pop()
+            return str(exc)
+        return None
 
     # -- directories -------------------------------------------------------------------------
     def _describe_dir(self, st: Any) -> str:
@@ -462,6 +549,110 @@ class HostPrep:
             return "dnf5"
         return None
 
+    # -- coming back after a reboot ------------------------------------------------------------
+    def _systemctl(self, systemctl: str) -> List[str]:
+        """``systemctl`` for this user's units: the system's for root, ``--user`` for others, with the user's
+        runtime directory when the environment lacks it (``become_user`` through su sets none), where the user
+        manager's bus is."""
+        if self.user.privileged:
+            return [systemctl]
+        prefix: List[str] = []
+        if not self.environ.get("XDG_RUNTIME_DIR"):
+            prefix = ["env", "XDG_RUNTIME_DIR=/run/user/%d" % self.user.uid]
+        return prefix + [systemctl, "--user"]
+
+    def _unit_state(self, systemctl: List[str]) -> Tuple[Optional[str], str]:
+        """(``systemctl is-enabled`` of the unit, or None when it says nothing, its error text). It reads the
+        unit files, so it answers without systemd as PID 1 too."""
+        rc, out, err = self.runner.run(systemctl + ["is-enabled", RESTART_UNIT])
+        words = out.split()
+        return (words[0] if words else None), (err or out).strip()[-500:]
+
+    def restart_on_boot(self) -> Optional[Dict[str, Any]]:
+        """The containers with restart policy always come back after a reboot: ``podman-restart.service``
+        enabled (root: the system's; a normal user: the user unit, and lingering, so that the user's manager
+        starts at boot without a login). Enabled only, not started: starting it now would start every
+        container with policy always that was stopped. What cannot be done (no systemd as PID 1, a masked
+        or missing unit, lingering refused) is reported in ``not_done`` and a warning, never a failure."""
+        if not self.request.restart_on_boot:
+            return None
+        user = self.user
+        booted = os.path.isdir(self.systemd_dir)
+        found = self.which("systemctl")
+        systemctl = self._systemctl(found) if found else None
+        report: Dict[str, Any] = {"scope": "system" if user.privileged else "user", "unit": RESTART_UNIT,
+                                  "systemd": booted, "enabled": None, "linger": None, "changed": False,
+                                  "not_done": []}
+        not_done: List[str] = report["not_done"]
+        if not user.privileged:
+            report["linger"] = os.path.exists(os.path.join(self.linger_dir, user.name))
+        state, detail = self._unit_state(systemctl) if systemctl else (None, "systemctl is not on PATH")
+        report["enabled"] = state in _ENABLED_STATES if state else None
+        if not booted:
+            unit = RESTART_UNIT if user.privileged else "the user unit " + RESTART_UNIT
+            what = [("%s is enabled, but nothing runs it" % unit) if report["enabled"] else "%s was not enabled" % unit]
+            if not user.privileged and not report["linger"]:
+                what.append("lingering was not enabled for %s" % user.name)
+            not_done.append(
+                "%s: systemd is not PID 1 on this host (no %s), so no unit runs at boot; after a reboot the containers "
+                "with restart policy always come back only if something runs `podman start --all --filter "
+                "restart-policy=always`%s then" % (" and ".join(what), self.systemd_dir,
+                                                   "" if user.privileged else " as " + user.name))
+        else:
+            if not user.privileged and not report["linger"]:
+                loginctl = self.which("loginctl")
+                failure = self._try(
+                    "enabled lingering for %s (loginctl enable-linger): its user manager starts at boot" % user.name,
+                    "linger: no\n", "linger: yes\n", os.path.join(self.linger_dir, user.name),
+                    [loginctl, "enable-linger", user.name]) if loginctl else "loginctl is not on PATH"
+                if failure:
+                    not_done.append("lingering was not enabled for %s (%s): the user's containers come back only "
+                                    "once the user logs in; an administrator can run `loginctl enable-linger %s`"
+                                    % (user.name, failure, user.name))
+                else:
+                    report["linger"] = report["changed"] = True
+            if systemctl is None or state is None:
+                not_done.append("%s was not enabled: %s" % (RESTART_UNIT, detail or "systemctl is-enabled said nothing"))
+            elif state == "masked":
+                not_done.append("%s is masked: left as it is (`systemctl%s unmask %s` lifts it)"
+                                % (RESTART_UNIT, "" if user.privileged else " --user", RESTART_UNIT))
+            elif not report["enabled"]:
+                failure = self._try("enabled %s (%s)" % (RESTART_UNIT, report["scope"]), "%s\n" % state, "enabled\n",
+                                    RESTART_UNIT, systemctl + ["enable", RESTART_UNIT])
+                if failure:
+                    not_done.append("%s was not enabled: %s" % (RESTART_UNIT, failure))
+                else:
+                    report["enabled"] = report["changed"] = True
+        for text in not_done:
+            self.gate.warn(text)
+        return report
+
+    # -- the egress fence's OCI hook --------------------------------------------------------------
+    def egress_hook(self) -> Optional[Dict[str, Any]]:
+        """With ``egress_hook``: the collection's OCI hook that loads a task's egress fence (``_egress``: this
+        module's own copy of that file is the program) and its descriptor, in a hooks directory podman reads; a
+        directory other than podman's default is added to the drop-in's ``hooks_dir``, after the default. Never
+        removed by a run without it: a fenced container would then start again without its fence."""
+        request = self.request
+        if not request.egress_hook:
+            return None
+        # imported here: only a run that installs the hook needs it (a module run compiles what it imports)
+        from ansible_collections.terok.lifecycle.plugins.module_utils import _egress  # pylint: disable=import-outside-toplevel
+
+        default_program, default_dir = default_egress_hook(self.user, self.environ)
+        program = request.egress_hook_path or default_program
+        hooks_dir = request.egress_hooks_dir or default_dir
+        python = hook_python(self.user)
+        header = ("# Installed by terok.lifecycle (module terok_host_prep, egress_hook): the OCI hook that loads a "
+                  "task's egress\n# fence, run by podman for containers with the annotation %s. The next run "
+                  "replaces it.\n" % _egress.ANNOTATION).encode("utf-8")
+        changed = self.file(program, header + _egress.program_text(), SCRIPT_MODE)
+        descriptor = os.path.join(hooks_dir, _egress.DESCRIPTOR_NAME)
+        changed = self.file(descriptor, _egress.descriptor(python, program).encode("utf-8"), CONF_MODE) or changed
+        dirs = None if hooks_dir == _egress.DEFAULT_HOOKS_DIR else [_egress.DEFAULT_HOOKS_DIR, hooks_dir]
+        return {"program": program, "descriptor": descriptor, "python": python, "podman_hooks_dirs": dirs,
+                "changed": changed}
+
     def run(self) -> Dict[str, Any]:
         request = self.request
         layout = self.layout()
@@ -475,11 +666,14 @@ class HostPrep:
                       "changed": script_changed}
 
         conf_path = request.containers_conf_path or default_containers_conf(self.user, self.environ)
-        conf_text = render_containers_conf(request.podman_runtime, request.podman_ulimits)
+        hook = self.egress_hook()
+        conf_text = render_containers_conf(request.podman_runtime, request.podman_ulimits,
+                                           hook["podman_hooks_dirs"] if hook else None)
         if conf_text is None:
             conf_changed = self.absent(conf_path)
         else:
             conf_changed = self.file(conf_path, conf_text.encode("utf-8"), CONF_MODE)
+        restart = self.restart_on_boot()
         family = self.os_family()
         return {
             "changed": self.gate.changed,
@@ -491,6 +685,8 @@ class HostPrep:
             "init_script": script,
             "containers_conf": {"path": conf_path, "state": "absent" if conf_text is None else "present",
                                 "changed": conf_changed},
+            "restart_on_boot": restart,
+            "egress_hook": hook,
             "missing": self.missing(),
             "missing_packages": self.missing_packages(),
             "image_exists": self.image_exists(),

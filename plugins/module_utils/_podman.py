@@ -8,7 +8,7 @@
 
 One listing (``podman ps -a --format json``) serves a whole module run; every other call is
 a typed method (run_container, start, stop, unpause, remove, logs, image_exists, wait,
-follow_logs), argv only, never a shell. Every process goes through one injectable
+follow_logs, restart_counts …), argv only, never a shell. Every process goes through one injectable
 ``CommandRunner``: modules pass one that uses ``AnsibleModule.run_command``, tests a fake.
 No process is started here: this file imports no ``subprocess``.
 """
@@ -47,7 +47,8 @@ class PodmanError(TerokError):
 class Container:
     """One container as ``podman ps -a --format json`` describes it."""
 
-    __slots__ = ("name", "id", "state", "exit_code", "labels", "image", "exited_at", "image_id", "health")
+    __slots__ = ("name", "id", "state", "exit_code", "labels", "image", "exited_at", "image_id", "health",
+                 "restart_count")
 
     def __init__(
         self,
@@ -60,6 +61,7 @@ class Container:
         exited_at: Optional[float] = None,
         image_id: Optional[str] = None,
         health: Optional[str] = None,
+        restart_count: Optional[int] = None,
     ) -> None:
         self.name = name
         self.state = state
@@ -70,6 +72,9 @@ class Container:
         self.exited_at = exited_at  # when it last exited (seconds since the epoch), None if it never did
         self.image_id = image_id  # the id of the image it runs, whatever its name points at now
         self.health = health  # its healthcheck's last verdict (healthy, unhealthy, starting), None without one
+        # how often podman restarted it by its restart policy since its last start (podman inspect's RestartCount;
+        # the listing does not carry it), None when not known
+        self.restart_count = restart_count
 
     @property
     def running(self) -> bool:
@@ -92,6 +97,7 @@ class RunRequest:
         env: Mapping[str, str],
         secrets: Sequence[Tuple[str, str]] = (),
         options: Sequence[str] = (),
+        fenced: bool = False,
     ) -> None:
         self.name = name
         self.image = image
@@ -104,13 +110,15 @@ class RunRequest:
         self.env = dict(env)
         self.secrets = list(secrets)  # (podman secret name, file name under /run/secrets)
         self.options = list(options)  # the flags of the task's container options (_task_options.podman_flags)
+        self.fenced = fenced  # an egress fence: made with podman create, then started by Podman.start_fenced
 
     def argv(self, env_file: str) -> List[str]:
-        """The arguments after ``podman``: a detached, interactive run with tini (``--init``).
+        """The arguments after ``podman``: a detached, interactive run with tini (``--init``); for a fenced
+        container ``podman create`` with the same flags, which ``Podman.start_fenced`` starts.
 
         The environment is passed in ``env_file``, never on the command line.
         """
-        args = ["run", "--detach", "--interactive", "--init", "--name", self.name]  # --hostname: in options
+        args = (["create"] if self.fenced else ["run", "--detach"]) + ["--interactive", "--init", "--name", self.name]  # --hostname: in options
         for key, value in self.labels:
             args += ["--label", "%s=%s" % (key, value)]
         for key, value in self.annotations:
@@ -293,9 +301,26 @@ class Podman:
                 )
         return containers
 
-    def run_container(self, request: RunRequest) -> Optional[str]:
+    def restart_counts(self, names: Sequence[str]) -> Dict[str, int]:
+        """How often podman restarted each container by its restart policy since its last start, by name, from one
+        ``podman container inspect`` (``podman ps`` of podman 4.3.1 does not carry it). A container that is gone
+        by now is left out; raise PodmanError when podman answers for none of them."""
+        if not names:
+            return {}
+        rc, out, err = self._command("container", "inspect", "--format", "{{.Name}} {{.RestartCount}}", "--", *names)
+        counts = {}
+        for line in out.splitlines():
+            name, _space, count = line.strip().rpartition(" ")
+            if name in names and count.isdigit():
+                counts[name] = int(count)
+        if rc != 0 and not counts:
+            raise PodmanError("podman container inspect failed (rc=%s): %s" % (rc, _detail(out, err)))
+        return counts
+
+    def run_container(self, request: RunRequest, rootless: bool = False) -> Optional[str]:
         """``podman run`` a detached container and return its id (None if podman printed none);
-        on failure remove what it made and say why.
+        on failure remove what it made and say why. A fenced container (option egress) is made with
+        ``podman create`` and started by ``start_fenced`` (``rootless``: whether podman runs rootless).
 
         The environment goes through a 0600 file in a private temp directory, removed
         right after the call (and, after a kill, by the next run: ``sweep_env_dirs``). A missing image is told apart from other failures
@@ -311,6 +336,12 @@ class Podman:
             rc, out, err = self._command(*request.argv(env_file), timeout=LONG_CALL_TIMEOUT)
         finally:
             shutil.rmtree(directory, ignore_errors=True)
+        if rc == 0 and request.fenced:
+            try:
+                self.start_fenced(request.name, rootless)
+            except PodmanError:
+                self._command("rm", "--force", "--ignore", "--", request.name)
+                raise
         if rc == 0:
             lines = out.strip().splitlines()
             return lines[-1].strip() if lines else None
@@ -397,10 +428,56 @@ class Podman:
         if names:
             self._checked("rm", "--force", "--ignore", "--", *names)
 
-    def start(self, name: str) -> None:
+    def start(self, name: str, fenced: bool = False, rootless: bool = False) -> None:
         """``podman start`` a stopped container (one each: a ``podman start`` of many starts them one
-        after another, slower than starts side by side)."""
+        after another, slower than starts side by side); a fenced one through ``start_fenced``."""
+        if fenced:
+            self.start_fenced(name, rootless)
+        else:
+            self._checked("start", name)
+
+    def start_fenced(self, name: str, rootless: bool) -> None:
+        """Start a container with an egress fence (option egress), never without it: ``podman init`` makes
+        its network namespace and runs the OCI hooks, among them the collection's, which loads the fence
+        there before any process of the container runs; the fence is then looked for in that namespace
+        (``nft list table``, through ``podman unshare`` when ``rootless``), and only when it is there does
+        ``podman start`` let the container's command run. Otherwise the container is stopped again and
+        PodmanError names option egress."""
+        rc, out, err = self._command("init", name)
+        if rc != 0:
+            detail = _detail(out, err)
+            raise PodmanError("podman init %s failed (rc=%s): %s" % (name, rc, detail),
+                              option="egress" if "egress hook" in detail else None)
+        try:
+            problem = self.fence_problem(name, rootless)
+        except PodmanError as exc:  # podman inspect failed: no fence seen
+            problem = exc.msg
+        if problem:
+            self._command("stop", "--time", "0", name)
+            raise PodmanError("egress: container %s was not started, because %s" % (name, problem), option="egress")
         self._checked("start", name)
+
+    def fence_problem(self, name: str, rootless: bool) -> Optional[str]:
+        """What is wrong with the egress fence of an initialized or running container (None: it is loaded in
+        the container's network namespace), from ``nft list table`` there."""
+        from ansible_collections.terok.lifecycle.plugins.module_utils import _egress  # pylint: disable=import-outside-toplevel
+
+        pid = self._checked("inspect", "--format", "{{.State.Pid}}", name).strip()
+        nsenter, nft = _egress.find_tool("nsenter"), _egress.find_tool("nft")
+        if not pid.isdigit() or int(pid) <= 0:
+            return "podman knows no process of it (pid %r)" % pid
+        if not nsenter or not nft:
+            return "%s is not installed on the target" % ("nsenter" if not nsenter else "nft (nftables)")
+        argv = [nsenter, "--net=/proc/%s/ns/net" % pid, "--", nft, "list", "table"] + _egress.TABLE.split()
+        if rootless:  # the container's network namespace belongs to podman's user namespace
+            rc, out, err = self._command("unshare", *argv)
+        else:
+            rc, out, err = self.runner.run(argv, timeout=CALL_TIMEOUT)
+        if rc != 0 or not _egress.loaded(out):
+            return ("the fence is not in its network namespace (%s): is the collection's OCI hook %s in podman's "
+                    "hooks directory? (terok_host_prep egress_hook=true)"
+                    % (_detail(out, err) or "no table %s" % _egress.TABLE, _egress.DESCRIPTOR_NAME))
+        return None
 
     def unpause(self, name: str) -> None:
         """``podman unpause`` a paused container."""

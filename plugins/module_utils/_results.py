@@ -12,13 +12,11 @@ Pure functions of what the caller read: nothing here touches the disk or podman.
 from __future__ import annotations
 
 import datetime
-import json
 
-from ansible_collections.terok.lifecycle.plugins.module_utils._container_spec import CONFINEMENT_LABEL
+from ansible_collections.terok.lifecycle.plugins.module_utils._container_spec import label_confinement
 from ansible_collections.terok.lifecycle.plugins.module_utils._metadata import MANAGED_BY, MANAGED_KEY
 from ansible_collections.terok.lifecycle.plugins.module_utils._naming import container_name
 from ansible_collections.terok.lifecycle.plugins.module_utils._status import compute_status
-from ansible_collections.terok.lifecycle.plugins.module_utils._task_options import confinement_view
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # the names are for annotations only: typing is not imported at run time
@@ -61,9 +59,14 @@ TASK_KEYS = (
     "work_status",
     "confinement",
     "health",
+    "restart_count",
     "image_id",
     "image_outdated",
 )
+
+# the exit codes of a process that a signal of ``podman stop`` ended (128 + SIGTERM, 128 + SIGKILL): a container
+# that exited with one was stopped (or killed), not crashed
+STOP_EXIT_CODES = (143, 137)
 
 
 def _text(value: Any) -> Optional[str]:
@@ -90,6 +93,16 @@ def _finished_at(container: Any) -> Optional[str]:
     return datetime.datetime.fromtimestamp(container.exited_at, datetime.timezone.utc).isoformat()
 
 
+def crash_exit_code(container: Any) -> Optional[int]:
+    """The exit code of a container that crashed: it exited by itself with a code other than 0, as podman lists
+    it. None while it runs, when it never ran, when it ended with 0 (which a graceful stop may give too) and when a
+    stop ended it (``STOP_EXIT_CODES``)."""
+    if container is None or container.state != "exited" or not container.exited_at:
+        return None
+    code = container.exit_code
+    return code if isinstance(code, int) and code != 0 and code not in STOP_EXIT_CODES else None
+
+
 def _outdated(container: Any, image_ids: Optional[Mapping[str, str]]) -> Optional[bool]:
     """Whether the container's image name now points at another image; None when not known."""
     if container is None or image_ids is None or not container.image_id or not container.image:
@@ -100,14 +113,7 @@ def _outdated(container: Any, image_ids: Optional[Mapping[str, str]]) -> Optiona
 
 def _confinement(container: Any) -> Optional[Dict[str, Any]]:
     """How the container is confined, as this collection made it (its label); None for another's container."""
-    text = container.labels.get(CONFINEMENT_LABEL) if container is not None else None
-    if not text:
-        return None
-    try:
-        value = json.loads(text)
-    except ValueError:
-        return None
-    return confinement_view(value) if isinstance(value, dict) else None
+    return label_confinement(container.labels) if container is not None else None
 
 
 def task_result(
@@ -129,13 +135,15 @@ def task_result(
     container = containers.get(cname) if (cname and containers) else None
     state = container.state if container else task.predicted_state
     exit_code = task.meta.get("exit_code")
+    if not isinstance(exit_code, int):  # none recorded (no wait): that of a container that crashed
+        exit_code = crash_exit_code(container)
     login = login_commands(cname if state == "running" else None)
     return {
         "task_id": task.task_id,
         "name": task.name,
         "project": task.project,
         "mode": _text(mode),
-        "status": compute_status(task.meta, state),
+        "status": compute_status(task.meta, state, exit_code),
         "container_name": cname,
         "container_state": state,
         "exit_code": exit_code if isinstance(exit_code, int) else None,
@@ -150,6 +158,7 @@ def task_result(
         "work_status": work_status,
         "confinement": _confinement(container),
         "health": container.health if container is not None else None,
+        "restart_count": container.restart_count if container is not None else None,
         "image_id": container.image_id if container is not None else None,
         "image_outdated": _outdated(container, image_ids),
     }

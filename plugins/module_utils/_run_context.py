@@ -15,6 +15,7 @@ import os
 import signal
 import threading
 
+from ansible_collections.terok.lifecycle.plugins.module_utils._container_spec import label_confinement
 from ansible_collections.terok.lifecycle.plugins.module_utils._errors import TerokError
 from ansible_collections.terok.lifecycle.plugins.module_utils._paths import Layout
 from ansible_collections.terok.lifecycle.plugins.module_utils._podman import Container, Podman, PodmanError, sweep_env_dirs
@@ -167,6 +168,7 @@ class RunContext(RunGate):
         if self._containers is None or (required and not self.listing_ok):
             try:
                 self._containers = self.podman.list_containers()
+                self._count_restarts(self._containers)
                 self.listing_ok = True
                 self.warnings = [w for w in self.warnings if not w.startswith(UNKNOWN_STATES)]
             except PodmanError as exc:
@@ -175,6 +177,27 @@ class RunContext(RunGate):
                 self.warn("%s: %s" % (UNKNOWN_STATES, exc.msg))
                 self._containers = {}
         return self._containers
+
+    def _count_restarts(self, containers: Dict[str, Container]) -> None:
+        """Each container's ``restart_count``: asked of podman (one ``podman container inspect``) for those this
+        collection made with a restart policy; 0 for those it made without one (podman restarts no other); None
+        (not known) for a container it did not make, or when podman cannot tell (a warning says so)."""
+        asked: List[str] = []
+        for name, container in containers.items():
+            confinement = label_confinement(container.labels)
+            if confinement is None:
+                continue
+            if confinement.get("restart_policy") in (None, "no"):
+                container.restart_count = 0
+            else:
+                asked.append(name)
+        try:
+            counts = self.podman.restart_counts(asked)
+        except PodmanError as exc:
+            self.warn("restart counts are unknown: %s" % exc.msg)
+            return
+        for name, count in counts.items():
+            containers[name].restart_count = count
 
     def note_container(
         self,
@@ -185,6 +208,7 @@ class RunContext(RunGate):
         container_id: Optional[str] = None,
         image: Optional[str] = None,
         image_id: Optional[str] = None,
+        started: bool = False,
     ) -> None:
         """Record what a podman call did (or would do) to a container, so no second listing is needed.
 
@@ -205,6 +229,9 @@ class RunContext(RunGate):
                 image or (old.image if old else None),
                 exited_at=self.now().timestamp() if state == "exited" else None,
                 image_id=image_id or (old.image_id if old else None),
+                # a new container, or one podman start just started (``started``), has not been restarted:
+                # podman counts from its last start; a stop or an unpause keeps the count
+                restart_count=0 if labels is not None or started else (old.restart_count if old else None),
             )
 
     def secret_names(self) -> Set[str]:

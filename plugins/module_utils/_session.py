@@ -25,7 +25,7 @@ from __future__ import annotations
 import contextlib
 import os
 
-from ansible_collections.terok.lifecycle.plugins.module_utils._container_spec import READY_LINE, ContainerSpec
+from ansible_collections.terok.lifecycle.plugins.module_utils._container_spec import READY_LINE, ContainerSpec, label_confinement
 from ansible_collections.terok.lifecycle.plugins.module_utils._errors import TerokError
 from ansible_collections.terok.lifecycle.plugins.module_utils._lock import ProjectLock
 from ansible_collections.terok.lifecycle.plugins.module_utils._metadata import new_dossier
@@ -357,12 +357,12 @@ class TaskSession:
     # Containers ----------------------------------------------------------------------------
     def _note(self, task: Task, name: str, state: Optional[str], labels: Optional[dict] = None,
               exit_code: Optional[int] = None, container_id: Optional[str] = None, image: Optional[str] = None,
-              image_id: Optional[str] = None) -> None:
+              image_id: Optional[str] = None, started: bool = False) -> None:
         """Record a container's new state: in the run's listing, or on a task check mode predicts."""
         if task.task_id is None:
             task.predicted_state = state
         else:
-            self.context.note_container(name, state, labels, exit_code, container_id, image, image_id)
+            self.context.note_container(name, state, labels, exit_code, container_id, image, image_id, started)
 
     def container_id(self, name: str) -> Optional[str]:
         """The id of the container ``name`` as this run knows it (None: not there, or not known)."""
@@ -400,7 +400,7 @@ class TaskSession:
             try:
                 for secret, variable in zip(made, sorted(spec.secret_env)):
                     podman.create_secret(secret, spec.secret_env[variable])
-                return podman.run_container(request)
+                return podman.run_container(request, rootless=request.fenced and self.context.rootless())
             except TerokError:
                 podman.remove_secrets(made)
                 raise
@@ -420,11 +420,16 @@ class TaskSession:
                    image_id=image_id)
 
     def start_container(self, task: Task, name: str) -> Steps:
-        """Start a stopped container again (its workspace keeps the local work)."""
+        """Start a stopped container again (its workspace keeps the local work); one the collection made with an
+        egress fence (its confinement label says so) never without the fence."""
         with self._writing() as real:
             if real:
-                yield Act(lambda: self.context.podman.start(name))
-        self._note(task, name, "running")
+                current = self.context.containers().get(name)
+                confinement = label_confinement(current.labels) if current is not None else None
+                fenced = confinement is not None and confinement.get("egress") is not None
+                rootless = fenced and self.context.rootless()
+                yield Act(lambda: self.context.podman.start(name, fenced, rootless))
+        self._note(task, name, "running", started=True)
 
     def confirm_running(self, task: Task, name: str) -> None:
         """After a start of a container terok made: it runs, as podman lists it afresh, or this raises.

@@ -8,8 +8,11 @@
 
 from __future__ import annotations
 
+import os
+
 from ansible_collections.terok.lifecycle.plugins.module_utils._container_spec import ContainerSpec
 from ansible_collections.terok.lifecycle.plugins.module_utils._errors import TerokError
+from ansible_collections.terok.lifecycle.plugins.module_utils._run_context import host_facts
 from ansible_collections.terok.lifecycle.plugins.module_utils._task_options import BY_NAME
 from ansible_collections.terok.lifecycle.plugins.module_utils._naming import (
     check_container_fits,
@@ -148,8 +151,10 @@ def specs_from_items(items: Sequence[Mapping[str, Any]], defaults: Mapping[str, 
 
 def check_on_host(podman: Any, specs: Sequence[Spec], items: bool = True) -> None:
     """What only podman can tell about the specs, asked before anything is written: the podman secrets that
-    option ``secrets`` names exist (one ``podman secret ls``, only when a spec names some). Errors name the
-    option (``tasks[i].secrets`` for the items of a list)."""
+    option ``secrets`` names exist (one ``podman secret ls``, only when a spec names some), and that the host can
+    enforce option ``egress`` (``check_egress``). Errors name the option (``tasks[i].secrets`` for the items of a
+    list)."""
+    check_egress(specs, items)
     wanted = [(index, entry.split(",")[0]) for index, spec in enumerate(specs) if spec.container is not None
               for entry in spec.container.values["secrets"]]
     if not wanted:
@@ -160,3 +165,43 @@ def check_on_host(podman: Any, specs: Sequence[Spec], items: bool = True) -> Non
             option = ("tasks[%d]." % index if items else "") + "secrets"
             raise TerokError("%s names podman secret %s, which does not exist (podman secret ls); make it first, "
                              "for example with containers.podman.podman_secret" % (option, name), option=option)
+
+
+def check_egress(specs: Sequence[Spec], items: bool = True, environ: Optional[Mapping[str, str]] = None,
+                 rootless: Optional[bool] = None) -> None:
+    """Whether this host can enforce the egress fences that the specs ask for, asked before anything is
+    written: ``nft`` and ``nsenter`` are there, the collection's OCI hook is in a hooks directory podman reads
+    (its containers.conf files, ``CONTAINERS_CONF`` when set; a rootless user's too when this process is not
+    root, as podman then runs rootless), and every host name resolves. Errors name ``egress``
+    (``tasks[i].egress``). Nothing is asked when no spec has a fence."""
+    fenced = [(index, spec.container.values["egress"]) for index, spec in enumerate(specs)
+              if spec.container is not None and spec.container.fenced]
+    if not fenced:
+        return
+    # imported here: only a run with a fence needs it, and a module run compiles what it imports
+    from ansible_collections.terok.lifecycle.plugins.module_utils import _egress  # pylint: disable=import-outside-toplevel
+
+    environ = os.environ if environ is None else environ
+    rootless = host_facts()["rootless"] if rootless is None else rootless
+    option = ("tasks[%d]." % fenced[0][0] if items else "") + "egress"
+    for tool, package in (("nft", "nftables"), ("nsenter", "util-linux")):
+        if not _egress.find_tool(tool):
+            raise TerokError("%s: the host cannot enforce the fence: %s is not installed (package %s, in %s or on PATH); "
+                             "the task is not started without it" % (option, tool, package, ", ".join(_egress.TOOL_DIRS)),
+                             option=option)
+    if not _egress.installed_hook(environ, rootless):
+        raise TerokError(
+            "%s: the host cannot enforce the fence: the collection's OCI hook (%s and its program) is not in a hooks "
+            "directory podman reads (%s); install it with module terok_host_prep, egress_hook=true (role terok_host: "
+            "terok_host_egress_hook: true). The task is not started without it"
+            % (option, _egress.DESCRIPTOR_NAME, ", ".join(_egress.hooks_dirs(environ, rootless))), option=option)
+    for index, destinations in fenced:
+        for destination in destinations:
+            host, _port = _egress.parse(destination)
+            if _egress.is_name(host):
+                try:
+                    _egress.resolve(host)
+                except _egress.FenceError as exc:
+                    name = ("tasks[%d]." % index if items else "") + "egress"
+                    raise TerokError("%s: %s; the hook resolves it at every start of the container, and a start "
+                                     "fails while it does not" % (name, exc), option=name)

@@ -21,7 +21,8 @@ def _by_exit_code(exit_code: Any, otherwise: str) -> str:
     return "completed" if exit_code == 0 else "failed"
 
 
-def compute_status(meta: Optional[Mapping[str, Any]], container_state: Optional[str]) -> str:
+def compute_status(meta: Optional[Mapping[str, Any]], container_state: Optional[str],
+                   container_exit_code: Optional[int] = None) -> str:
     """Status from ``meta`` (the ``_meta.yml`` mapping) and the container's state (or None).
 
     1. ``deleting: true`` → deleting
@@ -29,6 +30,10 @@ def compute_status(meta: Optional[Mapping[str, Any]], container_state: Optional[
     3. container there, not running → completed / failed by exit code, else stopped
     4. no container, not initialized → created
     5. no container, initialized → completed / failed by exit code, else not found
+
+    The exit code is the one recorded in ``meta`` (a wait); where none is, in rule 3 that of a container that
+    crashed (``container_exit_code``, see ``_results.crash_exit_code``), so that an agent that crashed with no
+    restart policy is ``failed``, not ``stopped`` (terok 0.9.1 says ``stopped``: it reads ``meta`` only).
     """
     meta = meta or {}
     if meta.get("deleting"):
@@ -38,7 +43,7 @@ def compute_status(meta: Optional[Mapping[str, Any]], container_state: Optional[
     if container_state == "running":
         return "running" if initialized else "init"
     if container_state:
-        return _by_exit_code(exit_code, "stopped")
+        return _by_exit_code(exit_code if exit_code is not None else container_exit_code, "stopped")
     if not initialized:
         return "created"
     return _by_exit_code(exit_code, "not found")

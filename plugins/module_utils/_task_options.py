@@ -472,7 +472,8 @@ def _tmpfs(value: Any, option: str) -> str:
     return entry
 
 
-def _mapping(key_check: Callable[[str, str], None]) -> Callable[[Any, str], Dict[str, str]]:
+def _mapping(key_check: Callable[[str, str], None],
+             value_check: Optional[Callable[[str, str, str], None]] = None) -> Callable[[Any, str], Dict[str, str]]:
     """A check of a mapping of text keys to text values (labels, annotations)."""
     def check(given: Any, option: str) -> Dict[str, str]:
         if not isinstance(given, dict):
@@ -484,6 +485,8 @@ def _mapping(key_check: Callable[[str, str], None]) -> Callable[[Any, str], Dict
             key_check(str(key), option)
             checked[str(key)] = "" if value is None else _text(env_text(value, "%s key %s" % (option, key), option),
                                                                option)
+            if value_check is not None:
+                value_check(checked[str(key)], str(key), option)
         return checked
     return check
 
@@ -496,6 +499,16 @@ def _own_label(key: str, option: str) -> None:
 def _own_annotation(key: str, option: str) -> None:
     if key == OWN_ANNOTATION:
         raise TerokError("%s key %s is set by the module (terok's dossier)" % (option, key), option=option)
+    if key.startswith(OWN_LABEL_PREFIX):  # io.terok.lifecycle.egress: the egress fence's, set from option egress
+        raise TerokError("%s key %s is the collection's own (%s*)" % (option, key, OWN_LABEL_PREFIX), option=option)
+
+
+def _annotation_value(value: str, key: str, option: str) -> None:
+    # podman 4.3.1 reads each --annotation as a CSV field: a comma splits it ("annotations must be formatted
+    # KEY=VALUE") and a double quote is refused ("bare \" in non-quoted-field"), measured
+    if "," in value or '"' in value:
+        raise TerokError("%s key %s: podman cannot take a value with a comma or a double quote, got %r"
+                         % (option, key, value), option=option)
 
 
 def _timezone(value: Any, option: str) -> str:
@@ -506,6 +519,17 @@ def _timezone(value: Any, option: str) -> str:
         raise TerokError("%s %s is not in /usr/share/zoneinfo on the target (podman reads it there)"
                          % (option, zone), option=option)
     return zone
+
+
+def _egress_check(values: Any, option: str) -> List[str]:
+    """The egress fence's destinations in canonical form (``_egress.canonical``); errors name the option."""
+    # imported here: only a run that sets a fence needs it, and a module run compiles what it imports
+    from ansible_collections.terok.lifecycle.plugins.module_utils import _egress  # pylint: disable=import-outside-toplevel
+
+    try:
+        return _egress.canonical(values)
+    except _egress.FenceError as exc:
+        raise TerokError("%s %s" % (option, exc), option=option)
 
 
 def _dns(value: Any, option: str) -> str:
@@ -779,6 +803,28 @@ _CONTAINER = (
         "V(pasta)) or a network's name. By default podman's own choice; a rootless user on a host without "
         "C(/dev/net/tun) needs V(none) or V(host).",
     )),
+    Option("egress", "list", elements="str", confinement=True, check=_egress_check,
+           result_doc="The destinations the container may reach (O(egress)), null for no fence.", doc=(
+               "An egress fence, as terok's shield gives one: the only destinations the container may reach, each a host "
+               "name, an IP address or a network (CIDR), optionally with C(:PORT) (an IPv6 address with a port in "
+               "brackets, C([2001:db8::1]:443)), such as V(pypi.org:443), V(10.89.0.5:8000) or V(192.0.2.0/24). Unset "
+               "means no fence (podman's network as it is); an empty list means no outbound traffic at all.",
+               "With a port, TCP and UDP to that port; without one, every protocol. Loopback, replies to allowed "
+               "connections and IPv6 neighbour discovery always pass; with a host name in the list, DNS to the name "
+               "servers of the container's C(/etc/resolv.conf) too. Host names are resolved on the host at each start of "
+               "the container. Anything else is rejected at once (C(admin-prohibited)). Incoming connections, such as "
+               "published ports, are not fenced.",
+               "nftables rules in the container's own network namespace, loaded by the collection's OCI hook before any "
+               "process of the container runs, at every start (a restart by podman or by the restart policy, and "
+               "C(podman-restart.service) at boot, too); the agent has no C(NET_ADMIN) to lift them. The hook comes with "
+               "module C(terok_host_prep) (O(terok.lifecycle.terok_host_prep#module:egress_hook=true)), or role "
+               "C(terok_host) with C(terok_host_egress_hook=true); the host needs C(nft) (nftables) and C(nsenter).",
+               "The task is refused, before anything is written, where the host cannot enforce it: no C(nft) or "
+               "C(nsenter), the hook not in podman's hooks directory, a host name that does not resolve, O(network) "
+               "V(host), C(container:…) or C(ns:…) (no network namespace of its own), or C(NET_ADMIN) not dropped "
+               "(O(cap_drop), O(cap_add)). A start whose fence is not in the container's network namespace stops the "
+               "container again and fails.",
+           )),
     Option("publish", "list", elements="str", confinement=True, unset=[], flags=_each("--publish"),
            check=_list_of(_publish, "ports"),
            result_doc="The published ports.", doc=(
@@ -844,11 +890,11 @@ _CONTAINER = (
         "More container labels (C(--label)), such as fleet or cost tags. Keys under C(io.terok.lifecycle.), the "
         "collection's own labels, are refused.",
     )),
-    Option("annotations", "dict", confinement=True, unset={}, check=_mapping(_own_annotation),
+    Option("annotations", "dict", confinement=True, unset={}, check=_mapping(_own_annotation, _annotation_value),
            flags=_pairs("--annotation"),
            result_doc="The annotations given by O(annotations).", doc=(
         "More container annotations (C(--annotation)). C(dossier.meta_path), which terok reads, is the module's "
-        "own and refused.",
+        "own and refused. A value with a comma or a double quote is refused: podman 4.3.1 cannot take it.",
     )),
     Option("hostname", "str", confinement=True, check=_matching(_HOSTNAME, "a host name of at most 64 characters"),
            flags=_flag("--hostname"), result_doc="The container's host name, null for its name (the default).", doc=(
@@ -887,10 +933,13 @@ _CONTAINER = (
                                                                                 "unless-stopped"),
            flags=_flag("--restart"), result_doc="The restart policy, null for podman's (no).", doc=(
         "What podman does when the container exits (C(--restart)): V(no), V(on-failure) (V(on-failure:N) at most "
-        "N times), V(always) or V(unless-stopped). conmon restarts the container with its workspace as it was; "
-        "after a host reboot C(podman-restart.service) starts those with V(always).",
-        "The restart count is in C(podman inspect), not in the container listing the modules read, so results "
-        "do not carry it.",
+        "N times), V(always) or V(unless-stopped). conmon restarts the container with its workspace as it was "
+        "(the init script sees no marker, so local work is kept); the result's RV(task.restart_count) says how "
+        "often since its last start.",
+        "After a host reboot, C(podman-restart.service) (podman 4.3.1; role C(terok.lifecycle.terok_host) enables "
+        "it, and the user unit with lingering for a normal user) starts only the containers with V(always), "
+        "those stopped with O(state=stopped) too; V(on-failure) and V(unless-stopped) ones stay down until a run "
+        "with O(state=running) starts them.",
     )),
 )
 

@@ -17,8 +17,13 @@ description:
     C(TEROK_STATE_DIR) and C(TEROK_SANDBOX_LIVE_DIR) move them) with O(root_mode) and, when given, O(root_owner)
     and O(root_group).
   - Installs the in-container init script O(init_script_content) at O(init_script_path), mode C(0755).
-  - Writes the podman drop-in O(containers_conf_path) when O(podman_runtime) or O(podman_ulimits) is set,
-    and removes it when neither is.
+  - Writes the podman drop-in O(containers_conf_path) when O(podman_runtime) or O(podman_ulimits) is set, or the
+    egress hook's directory needs registering (O(egress_hooks_dir)), and removes it when none is.
+  - With O(restart_on_boot) (the default), enables C(podman-restart.service), so that the containers with restart
+    policy V(always) come back after a reboot, as far as the host allows; what it cannot do is a warning and
+    RV(restart_on_boot.not_done), never a failure.
+  - With O(egress_hook), installs the collection's OCI hook that loads the egress fence of a task (option
+    O(terok.lifecycle.terok_task#module:egress)) into its container's network namespace at every start.
   - Reports, without changing anything, what the host lacks (podman, the O(commands), PyYAML for the
     Python that runs the modules, the O(packages) the package database does not list), whether the task
     image O(image) exists, the user it runs as, the OS family and the package manager, so that a playbook
@@ -86,6 +91,55 @@ options:
         C(NAME=SOFT[:HARD]) such as V(nofile=20000:20000).
     type: list
     elements: str
+  restart_on_boot:
+    description:
+      - Enable podman's C(podman-restart.service), which starts the containers with restart policy V(always) at
+        boot (C(podman start --all --filter restart-policy=always), podman 4.3.1), so that such agents come back
+        after a reboot with their workspaces as they were.
+      - As root, the system unit (C(systemctl enable)); as a normal user, the user unit (C(systemctl --user
+        enable), with C(XDG_RUNTIME_DIR=/run/user/<uid>) when the environment has none) and lingering
+        (C(loginctl enable-linger <user>)), without which a user's manager, and so the unit, starts only at the
+        user's login.
+      - The unit is enabled, not started, so a run does not start the containers with V(always) that were
+        stopped. Debian's podman package enables the system unit already.
+      - Where systemd is not PID 1 (no C(/run/systemd/system), as in a container, WSL or a chroot) nothing is changed; a
+        warning and RV(restart_on_boot.not_done) say so. A masked unit is left masked, and lingering that
+        C(loginctl) refuses (no polkit rule lets the user) is reported with the command an administrator runs.
+      - V(false) leaves all of this alone (nothing is disabled) and returns RV(restart_on_boot) null.
+      - Only containers with V(always) come back at boot; V(on-failure) and V(unless-stopped) ones need a run
+        with O(terok.lifecycle.terok_task#module:state=running). See the guide C(GPUs, survival and fences).
+    type: bool
+    default: true
+  egress_hook:
+    description:
+      - Install the collection's OCI hook for option O(terok.lifecycle.terok_task#module:egress), its program at
+        O(egress_hook_path) (mode C(0755), a copy of the collection's C(plugins/module_utils/_egress.py)) and its
+        descriptor C(terok-lifecycle-egress.json) in O(egress_hooks_dir) (mode C(0644)), which tells podman to run the
+        program at C(createRuntime) for every container with the annotation C(io.terok.lifecycle.egress), that is at
+        each start of a fenced container, before any of its processes runs.
+      - The descriptor runs the program with the Python that runs this module; as root, whose hook podman runs for
+        every user's containers, with C(/usr/bin/python3) when that Python is not one every user may run.
+      - The hook needs C(nft) (nftables) and C(nsenter) (util-linux) on the host; they are added to O(commands), so
+        RV(missing) names them when the host lacks them.
+      - V(false) leaves an installed hook alone (it is never removed, since a fenced container would then start
+        again without its fence); remove its two files by hand once no container has a fence.
+    type: bool
+    default: false
+  egress_hook_path:
+    description:
+      - Where the egress hook's program goes, an absolute path.
+      - Default C(/usr/local/libexec/terok/terok-lifecycle-egress-hook) for root,
+        C(~/.local/libexec/terok/terok-lifecycle-egress-hook) for other users.
+    type: path
+  egress_hooks_dir:
+    description:
+      - The OCI hooks directory for the egress hook's descriptor, an absolute path.
+      - Default C(/usr/share/containers/oci/hooks.d) for root, podman's default, which root and rootless podman
+        read without any setting; C(${XDG_CONFIG_HOME:-~/.config}/containers/oci/hooks.d) for other users.
+      - A directory other than podman's default is added, after that default, to C([engine] hooks_dir) of the
+        drop-in O(containers_conf_path), which then replaces a C(hooks_dir) of the main C(containers.conf). podman
+        ignores drop-ins when C(CONTAINERS_CONF) names a file; that file must then list the directory itself.
+    type: path
   executable:
     description:
       - The podman executable on the target, a name looked up on C(PATH) or a full path; reported in
@@ -124,7 +178,8 @@ attributes:
     description: Nothing is written; RV(changes) and the diff say what would change. The checks run as usual.
   diff_mode:
     support: full
-    description: Before and after of each directory (mode and owner), of the init script and of the drop-in.
+    description: Before and after of each directory (mode and owner), of the init script, of the drop-in and of the
+      egress hook's program and descriptor.
   idempotent:
     support: full
     description: A second run with the same options reports no change.
@@ -158,6 +213,20 @@ EXAMPLES = r"""
     podman_runtime: runc
     podman_ulimits:
       - nofile=20000:20000
+
+- name: A user's agents come back after a reboot (the user unit and lingering); only report what is missing
+  terok.lifecycle.terok_host_prep:
+    restart_on_boot: true
+  become: true
+  become_user: agent
+  register: prep
+  failed_when: prep.restart_on_boot.not_done | length > 0
+
+- name: Install the OCI hook of the tasks' egress fences (option egress of terok_task and terok_tasks)
+  terok.lifecycle.terok_host_prep:
+    egress_hook: true
+  register: prep
+  failed_when: "'nft' in prep.missing"
 
 - name: Only report (check mode changes nothing)
   terok.lifecycle.terok_host_prep:
@@ -223,6 +292,67 @@ containers_conf:
       sample: absent
     changed:
       description: Whether it was written or removed.
+      type: bool
+restart_on_boot:
+  description: What O(restart_on_boot) did and found; null when it is V(false).
+  returned: success
+  type: dict
+  contains:
+    scope:
+      description: V(system) (root's unit) or V(user) (the user unit of the user the module runs as).
+      type: str
+      sample: system
+    unit:
+      description: The unit, V(podman-restart.service).
+      type: str
+      sample: podman-restart.service
+    systemd:
+      description: Whether systemd runs as PID 1 (C(/run/systemd/system) exists); without it no unit runs at boot.
+      type: bool
+      sample: true
+    enabled:
+      description: Whether the unit is enabled now (C(systemctl is-enabled), which reads the unit files, so it
+        answers without systemd too); null when that could not be told (no C(systemctl), no such unit).
+      type: bool
+      sample: true
+    linger:
+      description: For a normal user, whether the user lingers (C(/var/lib/systemd/linger/<user>)); null for root.
+      type: bool
+    changed:
+      description: Whether this run enabled the unit or lingering (in check mode, would).
+      type: bool
+      sample: false
+    not_done:
+      description: What could not be done and why, one sentence each, each also a warning; empty when all is done.
+      type: list
+      elements: str
+      sample: ["podman-restart.service is enabled, but nothing runs it: systemd is not PID 1 on this host (no
+        /run/systemd/system), so no unit runs at boot; after a reboot the containers with restart policy always
+        come back only if something runs `podman start --all --filter restart-policy=always` then"]
+egress_hook:
+  description: The egress fence's OCI hook (O(egress_hook)); null when O(egress_hook) is V(false).
+  returned: success
+  type: dict
+  contains:
+    program:
+      description: The hook's program.
+      type: str
+      sample: /usr/local/libexec/terok/terok-lifecycle-egress-hook
+    descriptor:
+      description: Its descriptor in the hooks directory.
+      type: str
+      sample: /usr/share/containers/oci/hooks.d/terok-lifecycle-egress.json
+    python:
+      description: The Python the descriptor runs the program with.
+      type: str
+      sample: /usr/bin/python3
+    podman_hooks_dirs:
+      description: The C(hooks_dir) list written to the drop-in, null when the descriptor is in podman's default
+        directory.
+      type: list
+      elements: str
+    changed:
+      description: Whether the program or the descriptor was written or its mode set.
       type: bool
 missing:
   description:
@@ -317,6 +447,10 @@ def main() -> None:
             "commands": {"type": "list", "elements": "str", "default": ["git"]},
             "packages": {"type": "list", "elements": "str", "default": []},
             "image": {"type": "str"},
+            "restart_on_boot": {"type": "bool", "default": True},
+            "egress_hook": {"type": "bool", "default": False},
+            "egress_hook_path": {"type": "path"},
+            "egress_hooks_dir": {"type": "path"},
             "lock_timeout": {"type": "float", "default": 30.0},
         },
         supports_check_mode=True,

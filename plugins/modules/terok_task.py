@@ -140,6 +140,9 @@ task:
       description:
         - The status as terok computes it, one of V(created), V(init), V(running), V(stopped), V(completed),
           V(failed), V(deleting), V(not found); V(absent) for a task that is gone.
+        - A container that crashed (it exited by itself with a code other than 0; no exit code recorded) is
+          V(failed), with its exit code in RV(task.exit_code), where terok 0.9.1 says V(stopped); one that a stop
+          ended, or that ended with 0, is V(stopped) as in terok.
       type: str
       sample: created
     container_name:
@@ -151,7 +154,12 @@ task:
       type: str
       sample: running
     exit_code:
-      description: The exit code recorded for the task's last run, null when none was recorded.
+      description:
+        - The exit code of the task's last run, the one recorded (a wait, O(wait=true)) or, where none is, that of
+          a container that crashed, as podman lists it (it exited by itself with a code other than 0, such as an
+          agent that crashed with no restart policy), so that RV(task.status) tells V(failed) from V(stopped).
+        - Null while it runs, when it never ran, when its container ended with 0 without a wait (a graceful stop
+          gives 0 too) and when a stop ended it (podman's exit codes 143 and 137, SIGTERM and SIGKILL).
       type: int
       sample: 0
     workspace:
@@ -225,6 +233,10 @@ task:
         network:
           description: The network mode, null for podman's default.
           type: str
+        egress:
+          description: The destinations the container may reach (O(egress)), null for no fence.
+          type: list
+          elements: str
         publish:
           description: The published ports.
           type: list
@@ -287,6 +299,17 @@ task:
           last shows it, V(starting), V(healthy) or V(unhealthy); null without a healthcheck or a container.
       type: str
       sample: healthy
+    restart_count:
+      description:
+        - How often podman restarted the task's container by its restart policy (O(restart_policy)) since the
+          container's last start, C(RestartCount) of C(podman inspect), asked of podman in one call for the
+          containers this collection made with a restart policy (the container listing does not carry it). V(0)
+          for a container it made without a policy, which podman never restarts; a C(podman start) counts from
+          V(0) again.
+        - Null without a container, for a container this collection did not make (terok 0.9.1 gives its containers
+          no restart policy), or when podman could not tell (a warning says so).
+      type: int
+      sample: 0
     image_id:
       description: The id of the image the task's container runs (from the same podman listing); null without a container.
       type: str

@@ -116,7 +116,9 @@ tasks:
       type: str
       sample: running
     exit_code:
-      description: The exit code recorded for the task's last run, null when none was recorded.
+      description:
+        - The exit code recorded for the task's last run or, where none is, that of a container that crashed.
+          See RV(terok.lifecycle.terok_task#module:task.exit_code).
       type: int
     workspace:
       description: The host path of the task's workspace.
@@ -163,6 +165,11 @@ tasks:
         - The verdict of the container's healthcheck as the container listing shows it (V(starting), V(healthy),
           V(unhealthy)); null without a healthcheck or a container. See RV(terok.lifecycle.terok_task#module:task.health).
       type: str
+    restart_count:
+      description:
+        - How often podman restarted the task's container by its restart policy since the container's last start
+          (C(podman inspect)'s C(RestartCount)). See RV(terok.lifecycle.terok_task#module:task.restart_count).
+      type: int
     image_id:
       description: The id of the image the task's container runs (from the same podman listing); null without a container.
       type: str

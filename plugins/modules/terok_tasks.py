@@ -234,6 +234,31 @@ options:
             V(pasta)) or a network's name. By default podman's own choice; a rootless user on a host without
             C(/dev/net/tun) needs V(none) or V(host).
         type: str
+      egress:
+        description:
+          - 'An egress fence, as terok''s shield gives one: the only destinations the container may reach,
+            each a host name, an IP address or a network (CIDR), optionally with C(:PORT) (an IPv6 address
+            with a port in brackets, C([2001:db8::1]:443)), such as V(pypi.org:443), V(10.89.0.5:8000)
+            or V(192.0.2.0/24). Unset means no fence (podman''s network as it is); an empty list means
+            no outbound traffic at all.'
+          - With a port, TCP and UDP to that port; without one, every protocol. Loopback, replies to allowed
+            connections and IPv6 neighbour discovery always pass; with a host name in the list, DNS to
+            the name servers of the container's C(/etc/resolv.conf) too. Host names are resolved on the
+            host at each start of the container. Anything else is rejected at once (C(admin-prohibited)).
+            Incoming connections, such as published ports, are not fenced.
+          - nftables rules in the container's own network namespace, loaded by the collection's OCI hook
+            before any process of the container runs, at every start (a restart by podman or by the restart
+            policy, and C(podman-restart.service) at boot, too); the agent has no C(NET_ADMIN) to lift
+            them. The hook comes with module C(terok_host_prep) (O(terok.lifecycle.terok_host_prep#module:egress_hook=true)),
+            or role C(terok_host) with C(terok_host_egress_hook=true); the host needs C(nft) (nftables)
+            and C(nsenter).
+          - 'The task is refused, before anything is written, where the host cannot enforce it: no C(nft)
+            or C(nsenter), the hook not in podman''s hooks directory, a host name that does not resolve,
+            O(tasks[].network) V(host), C(container:…) or C(ns:…) (no network namespace of its own), or
+            C(NET_ADMIN) not dropped (O(tasks[].cap_drop), O(tasks[].cap_add)). A start whose fence is
+            not in the container''s network namespace stops the container again and fails.'
+        type: list
+        elements: str
       publish:
         description:
           - 'Ports to publish (C(--publish)), for example V(8080:80). With O(tasks[].mode=web) or O(tasks[].mode=toad)
@@ -303,8 +328,9 @@ options:
         type: dict
       annotations:
         description:
-          - More container annotations (C(--annotation)). C(dossier.meta_path), which terok reads, is
-            the module's own and refused.
+          - 'More container annotations (C(--annotation)). C(dossier.meta_path), which terok reads, is
+            the module''s own and refused. A value with a comma or a double quote is refused: podman 4.3.1
+            cannot take it.'
         type: dict
       hostname:
         description:
@@ -344,9 +370,12 @@ options:
         description:
           - 'What podman does when the container exits (C(--restart)): V(no), V(on-failure) (V(on-failure:N)
             at most N times), V(always) or V(unless-stopped). conmon restarts the container with its workspace
-            as it was; after a host reboot C(podman-restart.service) starts those with V(always).'
-          - The restart count is in C(podman inspect), not in the container listing the modules read,
-            so results do not carry it.
+            as it was (the init script sees no marker, so local work is kept); the result''s RV(terok.lifecycle.terok_task#module:task.restart_count)
+            says how often since its last start.'
+          - After a host reboot, C(podman-restart.service) (podman 4.3.1; role C(terok.lifecycle.terok_host)
+            enables it, and the user unit with lingering for a normal user) starts only the containers
+            with V(always), those stopped with O(tasks[].state=stopped) too; V(on-failure) and V(unless-stopped)
+            ones stay down until a run with O(tasks[].state=running) starts them.
         type: str
       recreate:
         description:
@@ -518,7 +547,7 @@ tasks:
       description: The state podman reports for the container.
       type: str
     exit_code:
-      description: The recorded exit code.
+      description: The exit code recorded, or that of a container that crashed. See RV(terok.lifecycle.terok_task#module:task.exit_code).
       type: int
     workspace:
       description: The host path of the workspace.
@@ -557,6 +586,11 @@ tasks:
         - The verdict of the container's healthcheck as the container listing shows it (V(starting), V(healthy),
           V(unhealthy)); null without a healthcheck or a container. See RV(terok.lifecycle.terok_task#module:task.health).
       type: str
+    restart_count:
+      description:
+        - How often podman restarted the task's container by its restart policy since the container's last start
+          (C(podman inspect)'s C(RestartCount)). See RV(terok.lifecycle.terok_task#module:task.restart_count).
+      type: int
     image_id:
       description: The id of the image the task's container runs (from the same podman listing); null without a container.
       type: str

@@ -13,8 +13,8 @@
 - ``read_only``: the collection's init script clones a repository into the workspace and marks git's
   safe.directory in the home, the agent writes /tmp and its home, not /etc;
 - ``restart_policy: on-failure``: a command that fails once (marking the workspace) is restarted by
-  podman and runs, its mark kept, restart count 1 (``podman inspect``: the listing does not carry it);
-  without a policy the same command stays exited;
+  podman and runs, its mark kept, restart count 1 in ``podman inspect`` and in terok_task_info's result
+  (status ``running``); without a policy the same command stays exited, ``failed`` with its exit code 3;
 - ``healthcheck``: a hung check is ``unhealthy`` in terok_task_info and in the status playbook's table;
 - ``secrets``: one that does not exist is refused, naming the option, before the task is written.
 
@@ -182,6 +182,11 @@ def test_hardware_read_only_restart_and_health_with_real_podman(made):
     assert listed["hung"]["confinement"]["healthcheck"]["retries"] == 1
     assert (listed["crash"]["container_state"], listed["crash-no-policy"]["container_state"]) == ("running", "exited")
     assert listed["crash"]["confinement"]["restart_policy"] == "on-failure:2"
+    # the results say what podman did: restarted once and running; without a policy failed, with its exit code
+    crash, no_policy = listed["crash"], listed["crash-no-policy"]
+    assert (crash["status"], crash["restart_count"], crash["exit_code"]) == ("running", 1, None), crash
+    assert (no_policy["status"], no_policy["restart_count"], no_policy["exit_code"]) == ("failed", 0, 3), no_policy
+    assert listed["hw"]["restart_count"] == 0
 
     # the status playbook's table shows the health
     inventory = os.path.join(os.path.dirname(root), "inventory.yml")

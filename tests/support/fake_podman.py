@@ -17,7 +17,9 @@ Fields (constructor arguments, and keys of the state file):
 
 ``containers``  {name: {"State": …, "ExitCode": …, "Labels": {…}}}, listed by ``ps`` (State
                 running unless given); ``run`` adds the container it names, running, with its
-                labels; ``start``/``unpause`` set it running, ``stop`` exited, ``rm`` removes it
+                labels; ``start``/``unpause`` set it running, ``stop`` exited, ``rm`` removes it;
+                ``container inspect --format '{{.Name}} {{.RestartCount}}'`` prints each one's
+                "RestartCount" (0 unless given)
 ``stuck``       names that ``stop`` and ``rm`` leave as they are (a container stuck in stopping)
 ``fail``        {subcommand: (rc, stderr)}: every call of that subcommand fails so
 ``logs``        what ``podman logs`` prints
@@ -25,6 +27,11 @@ Fields (constructor arguments, and keys of the state file):
 ``wait``        the exit code ``podman wait`` prints
 ``images``      the images ``podman image exists`` finds; None: every image
 ``echo_env_on_failure``  a failing ``run`` also prints its env file (a podman that leaks it)
+
+An egress fence (``Podman.start_fenced``): ``create`` adds the container as ``run`` does, but
+``created``; ``init`` makes it ``initialized``; ``inspect --format {{.State.Pid}}`` prints 4242; and
+``nsenter --net=… nft list table …`` (the runner's call as root, or after ``unshare``) prints a
+loaded fence, unless ``fail`` has ``nsenter``.
 
 Records: ``calls`` (argv of every ``run``, the program first; a program records every call
 here), ``spawned`` (argv of every ``stream``), ``env_files`` (for each ``podman run``: the path,
@@ -46,6 +53,9 @@ import sys
 READ_ONLY = frozenset(["ps", "logs", "inspect", "version", "info", "images", "image", "container"])
 
 LOGS = "2026-11-28T09:15:02Z hello\n"
+# what ``nft list table inet terok_lifecycle_egress`` prints in a fenced container's network namespace
+FENCE_LISTING = ("table inet terok_lifecycle_egress {\n\tchain output {\n\t\ttype filter hook output priority filter; "
+                 "policy drop;\n\t\toifname \"lo\" accept\n\t\treject with icmpx admin-prohibited\n\t}\n}\n")
 FOLLOW = ">> cloning\n>> init complete\n"
 
 FIELDS = ("containers", "fail", "stuck", "logs", "follow", "wait", "images", "echo_env_on_failure", "secrets")
@@ -116,7 +126,12 @@ class FakePodman:
     def answer(self, args):
         """What podman would answer to ``podman args…``; updates ``containers`` like podman."""
         sub = args[0] if args else ""
-        if sub == "run":
+        if sub == "unshare" and len(args) > 1 and args[1].endswith("nsenter"):
+            args = args[1:]
+            sub = "nsenter"
+        if sub.startswith("--net="):  # nsenter, run by the runner itself (argv[0] is its path)
+            sub = "nsenter"
+        if sub in ("run", "create"):
             self.env_files.append(_env_file(args))
             for index, arg in enumerate(args[:-1]):
                 if arg == "--volume":
@@ -137,13 +152,23 @@ class FakePodman:
             return 0, self.follow if "--follow" in args else self.logs, ""
         if sub == "wait":
             return 0, "%d\n" % self.wait, ""
+        if sub == "nsenter":
+            return 0, FENCE_LISTING, ""
+        if sub == "inspect" and "{{.State.Pid}}" in args:
+            return 0, "4242\n", ""
+        if args[:2] == ["container", "inspect"]:  # the restart counts (Podman.restart_counts)
+            asked = args[args.index("--") + 1:] if "--" in args else names
+            found = [name for name in asked if name in self.containers]
+            out = "".join("%s %d\n" % (name, self.containers[name].get("RestartCount", 0)) for name in found)
+            missing = [name for name in asked if name not in self.containers]
+            return (125 if missing else 0), out, "".join("Error: no such container %s\n" % name for name in missing)
         if sub == "secret":
             return self._secret(args[1:])
         if sub == "images":  # each image's id is "id-" and its name
             return 0, json.dumps([{"Id": "id-" + name, "Names": [name]} for name in sorted(self.images or ())]), ""
         if sub == "image" and args[1:2] == ["exists"]:
             return (0 if self.images is None or args[2] in self.images else 1), "", ""
-        if sub == "run":
+        if sub in ("run", "create"):
             labels = {}
             for index, arg in enumerate(args[:-1]):
                 if arg == "--label":
@@ -151,11 +176,14 @@ class FakePodman:
                     labels[key] = value
             name = args[args.index("--name") + 1]
             container_id = "%016x" % (len(self.calls) or len(self.containers) + 1)  # a new id for each container
-            self.containers[name] = {"State": "running", "Labels": labels, "Id": container_id}
+            self.containers[name] = {"State": "running" if sub == "run" else "created", "Labels": labels,
+                                     "Id": container_id}
             return 0, container_id + "\n", ""
         for name in names:
             if sub in ("start", "unpause"):
                 self.containers[name]["State"] = "running"
+            elif sub == "init":
+                self.containers[name]["State"] = "initialized"
             elif sub == "stop" and name not in self.stuck:
                 self.containers[name]["State"] = "exited"
             elif sub == "rm" and name not in self.stuck:

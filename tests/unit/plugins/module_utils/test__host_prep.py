@@ -33,14 +33,40 @@ USER = 1000
 
 
 class Runner(FakePodman):
-    """The fake podman, plus the package database: ``installed`` names for dpkg-query and rpm."""
+    """The fake podman, plus the package database: ``installed`` names for dpkg-query and rpm; and systemd:
+    ``unit_state`` is what ``systemctl is-enabled`` says (None: no such unit), ``refuse`` the programs
+    (systemctl, loginctl) whose changes fail, ``linger_dir`` where ``loginctl enable-linger`` records a user."""
 
-    def __init__(self, installed=(), **fields):
+    def __init__(self, installed=(), unit_state="disabled", refuse=(), linger_dir=None, **fields):
         super().__init__(**fields)
         self.installed = set(installed)
+        self.unit_state = unit_state
+        self.refuse = set(refuse)
+        self.linger_dir = linger_dir
+
+    def _systemd(self, argv):
+        self.calls.append(list(argv))
+        program, args = os.path.basename(argv[0]), [arg for arg in argv[1:] if arg != "--user"]
+        if program in self.refuse:
+            return 1, "", "Failed: Access denied"
+        if program == "loginctl":
+            os.makedirs(self.linger_dir, exist_ok=True)
+            open(os.path.join(self.linger_dir, args[1]), "w").close()
+            return 0, "", ""
+        if args[0] == "is-enabled":
+            if self.unit_state is None:
+                return 1, "", "Failed to get unit file state for %s: No such file or directory" % args[1]
+            return (0 if self.unit_state in ("enabled", "static") else 1), self.unit_state + "\n", ""
+        self.unit_state = "enabled"
+        return 0, "", "Created symlink ..."
 
     def run(self, argv, data=None, timeout=None):
+        if argv[0] == "env":  # env XDG_RUNTIME_DIR=... systemctl --user ...
+            self.calls.append(list(argv[:2]))
+            argv = argv[2:]
         program = os.path.basename(argv[0])
+        if program in ("systemctl", "loginctl"):
+            return self._systemd(argv)
         if program == "dpkg-query":
             self.calls.append(list(argv))
             names = argv[4:]
@@ -73,14 +99,21 @@ def paths(tmp_path):
 def prep(paths, podman_exe, tmp_path):
     """Make a HostPrep from options (the ``paths`` ones by default); returns (prep, runner)."""
 
-    def make(check_mode=False, installed=(), which=None, environ=None, euid=0, images=None, fail=None, **params):
-        options = dict(paths, init_script_content=SCRIPT, executable=podman_exe)
+    def make(check_mode=False, installed=(), which=None, environ=None, euid=0, images=None, fail=None, booted=False,
+             unit_state="disabled", refuse=(), restart_on_boot=False, **params):
+        options = dict(paths, init_script_content=SCRIPT, executable=podman_exe, restart_on_boot=restart_on_boot)
         options.update(params)
         options = {key: value for key, value in options.items() if value is not None}
-        runner = Runner(installed, images=images, fail=fail)
+        linger_dir = str(tmp_path / "linger")
+        runner = Runner(installed, images=images, fail=fail, unit_state=unit_state, refuse=refuse,
+                        linger_dir=linger_dir)
+        systemd_dir = tmp_path / "run-systemd-system"
+        if booted:
+            systemd_dir.mkdir(exist_ok=True)
         return HostPrep(Request(options), runner, RunGate(check_mode),
                         environ={"HOME": str(tmp_path / "home")} if environ is None else environ,
-                        euid=euid, egid=euid, which=which or _which(), os_release=str(tmp_path / "os-release")), runner
+                        euid=euid, egid=euid, which=which or _which(), os_release=str(tmp_path / "os-release"),
+                        systemd_dir=str(systemd_dir), linger_dir=linger_dir), runner
 
     return make
 
@@ -419,3 +452,105 @@ def test_owner_and_group_are_set_and_kept(prep, paths):
     fixer = prep(root_owner=str(USER), root_group=str(USER))[0]
     assert fixer.run()["changes"] == ["changed the owner of %s from 0:0 to %d:%d" % (result["archive_dir"], USER, USER)]
     assert prep(root_owner=str(USER), root_group=str(USER))[0].run()["changed"] is False
+
+
+# -- coming back after a reboot: podman-restart.service, lingering ---------------------------------
+SYSTEMD = _which(("git", "dpkg-query", "apt-get", "systemctl", "loginctl"))
+
+
+def _systemd_calls(runner):
+    return [argv for argv in runner.calls if os.path.basename(argv[0]) in ("systemctl", "loginctl", "env")]
+
+
+def test_without_systemd_nothing_is_enabled_and_a_warning_says_why(prep):
+    hp, runner = prep(restart_on_boot=True, which=SYSTEMD, unit_state="enabled")  # Debian's podman package enabled the system unit
+    result = hp.run()
+    report = result["restart_on_boot"]
+    assert report == {"scope": "system", "unit": "podman-restart.service", "systemd": False, "enabled": True,
+                      "linger": None, "changed": False, "not_done": report["not_done"]}
+    assert len(report["not_done"]) == 1 and hp.warnings == report["not_done"]
+    assert report["not_done"][0].startswith("podman-restart.service is enabled, but nothing runs it: systemd is not "
+                                            "PID 1 on this host")
+    assert "podman start --all --filter restart-policy=always" in report["not_done"][0]
+    # it only looked (is-enabled reads the unit files)
+    assert _systemd_calls(runner) == [["/usr/bin/systemctl", "is-enabled", "podman-restart.service"]]
+
+
+def test_without_systemd_a_user_hears_of_the_unit_and_of_lingering(prep, tmp_path):
+    hp, runner = prep(restart_on_boot=True, which=SYSTEMD, euid=USER, environ={"HOME": str(tmp_path / "home")})
+    report = hp.run()["restart_on_boot"]
+    assert (report["scope"], report["enabled"], report["linger"], report["changed"]) == ("user", False, False, False)
+    text = report["not_done"][0]
+    assert text.startswith("the user unit podman-restart.service was not enabled and lingering was not enabled for ")
+    assert not any("enabled lingering" in change for change in hp.changes)
+    # the user's systemctl, with the runtime directory su does not set
+    assert _systemd_calls(runner) == [["env", "XDG_RUNTIME_DIR=/run/user/%d" % USER],
+                                      ["/usr/bin/systemctl", "--user", "is-enabled", "podman-restart.service"]]
+
+
+def test_root_with_systemd_enables_the_unit_then_a_rerun_is_ok(prep):
+    hp, runner = prep(restart_on_boot=True, which=SYSTEMD, booted=True)
+    report = hp.run()["restart_on_boot"]
+    assert (report["enabled"], report["changed"], report["not_done"], report["systemd"]) == (True, True, [], True)
+    assert "enabled podman-restart.service (system)" in hp.changes and hp.warnings == []
+    assert ["/usr/bin/systemctl", "enable", "podman-restart.service"] in runner.calls
+    assert not any("--now" in argv for argv in runner.calls)  # enabled for the next boot, not started
+    again, runner = prep(restart_on_boot=True, which=SYSTEMD, booted=True, unit_state="enabled")
+    result = again.run()
+    assert result["restart_on_boot"]["changed"] is False and not any("podman-restart" in c for c in result["changes"])
+    assert ["/usr/bin/systemctl", "enable", "podman-restart.service"] not in runner.calls
+
+
+def test_check_mode_predicts_the_unit_and_lingering_and_changes_nothing(prep, tmp_path):
+    hp, runner = prep(restart_on_boot=True, check_mode=True, which=SYSTEMD, booted=True, euid=USER,
+                      environ={"HOME": str(tmp_path / "home"), "XDG_RUNTIME_DIR": "/run/user/%d" % USER})
+    report = hp.run()["restart_on_boot"]
+    assert (report["linger"], report["enabled"], report["changed"]) == (True, True, True)
+    assert [argv[1:] for argv in _systemd_calls(runner)] == [["--user", "is-enabled", "podman-restart.service"]]
+    assert not os.path.exists(str(tmp_path / "linger"))
+    assert any(change.startswith("enabled lingering for ") for change in hp.changes)
+    assert "enabled podman-restart.service (user)" in hp.changes
+
+
+def test_a_user_gets_lingering_and_the_user_unit(prep, tmp_path):
+    environ = {"HOME": str(tmp_path / "home"), "XDG_RUNTIME_DIR": "/run/user/%d" % USER}
+    hp, runner = prep(restart_on_boot=True, which=SYSTEMD, booted=True, euid=USER, environ=environ)
+    report = hp.run()["restart_on_boot"]
+    assert (report["linger"], report["enabled"], report["changed"], report["not_done"]) == (True, True, True, [])
+    name = hp.user.name
+    assert ["/usr/bin/loginctl", "enable-linger", name] in runner.calls
+    assert ["/usr/bin/systemctl", "--user", "enable", "podman-restart.service"] in runner.calls
+    assert os.path.exists(str(tmp_path / "linger" / name))
+    again, runner = prep(restart_on_boot=True, which=SYSTEMD, booted=True, euid=USER, environ=environ, unit_state="enabled")
+    assert again.run()["restart_on_boot"]["changed"] is False
+    assert [os.path.basename(argv[0]) for argv in _systemd_calls(runner)] == ["systemctl"]  # only is-enabled
+
+
+def test_refused_lingering_and_a_masked_unit_are_reported_not_failed(prep, tmp_path):
+    hp, _runner = prep(restart_on_boot=True, which=SYSTEMD, booted=True, euid=USER, refuse=("loginctl",), unit_state="masked",
+                       environ={"HOME": str(tmp_path / "home"), "XDG_RUNTIME_DIR": "/x"})
+    result = hp.run()
+    report = result["restart_on_boot"]
+    assert (report["linger"], report["enabled"], report["changed"]) == (False, False, False)
+    assert len(report["not_done"]) == 2 and hp.warnings == report["not_done"]
+    assert "an administrator can run `loginctl enable-linger %s`" % hp.user.name in report["not_done"][0]
+    assert report["not_done"][1].startswith("podman-restart.service is masked: left as it is")
+    assert not any("enabled lingering" in change or "podman-restart" in change for change in result["changes"])
+
+
+def test_a_failed_enable_and_a_missing_unit_are_reported(prep):
+    hp, _runner = prep(restart_on_boot=True, which=SYSTEMD, booted=True, refuse=("systemctl",))
+    report = hp.run()["restart_on_boot"]
+    assert report["enabled"] is None and report["changed"] is False  # is-enabled was refused too: not known
+    assert report["not_done"] == ["podman-restart.service was not enabled: Failed: Access denied"]
+    hp, _runner = prep(restart_on_boot=True, which=SYSTEMD, booted=True, unit_state=None)
+    report = hp.run()["restart_on_boot"]
+    assert report["not_done"] == ["podman-restart.service was not enabled: Failed to get unit file state for "
+                                  "podman-restart.service: No such file or directory"]
+    hp, _runner = prep(restart_on_boot=True, which=_which())  # no systemctl at all
+    assert hp.run()["restart_on_boot"]["enabled"] is None
+
+
+def test_restart_on_boot_false_leaves_it_all_alone(prep):
+    hp, runner = prep(which=SYSTEMD, booted=True, restart_on_boot=False)
+    assert hp.run()["restart_on_boot"] is None and _systemd_calls(runner) == [] and hp.warnings == []

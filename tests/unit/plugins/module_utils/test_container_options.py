@@ -162,6 +162,8 @@ def test_a_set_option_enters_the_hash_in_its_canonical_form():
     ("labels", ["team=ml"], "must be a mapping"),
     ("labels", {"team": "a\nb"}, "line breaks"),
     ("annotations", {"dossier.meta_path": "/x"}, "set by the module"),
+    ("annotations", {"org.example/owners": "ana,bo"}, "a comma or a double quote"),
+    ("annotations", {"org.example/quote": 'say "hi"'}, "a comma or a double quote"),
     ("hostname", "-bad", "a host name"),
     ("hostname", "a" * 65, "a host name"),
     ("timezone", "Europe/Nowhere", "not in /usr/share/zoneinfo"),

@@ -70,6 +70,7 @@ def test_view_of_a_fresh_task(layout):
         "work_status": None,
         "confinement": None,
         "health": None,
+        "restart_count": None,
         "image_id": None,
         "image_outdated": None,
     }
@@ -100,6 +101,39 @@ def test_view_of_an_exited_task(layout):
     view = task_view(layout, task, containers(Container("demo-run-k7m2q", "exited", 124)))
     assert (view["status"], view["exit_code"], view["login_command"]) == ("failed", 124, None)
     assert view["tmux_login_command"] is None
+
+
+EXITED_AT = 1796691880.0
+
+
+@pytest.mark.parametrize("podman_exit, status, exit_code", [
+    (3, "failed", 3),  # crashed, no restart policy: failed, with its own exit code
+    (1, "failed", 1),
+    (0, "stopped", None),  # ended by itself, or a graceful stop: as terok says it
+    (143, "stopped", None),  # podman stop's SIGTERM ended it
+    (137, "stopped", None),  # podman stop's SIGKILL after the grace
+    (None, "stopped", None),  # podman told no exit code
+])
+def test_a_container_that_crashed_has_its_own_exit_code(layout, podman_exit, status, exit_code):
+    task = make_task({"mode": "cli", "ready_at": READY})
+    live = containers(Container("demo-cli-k7m2q", "exited", podman_exit, exited_at=EXITED_AT, restart_count=0))
+    view = task_view(layout, task, live)
+    assert (view["status"], view["exit_code"], view["restart_count"]) == (status, exit_code, 0)
+
+
+def test_a_recorded_exit_code_wins_and_a_container_that_never_ran_has_none(layout):
+    waited = make_task({"mode": "run", "ready_at": READY, "exit_code": 0})
+    view = task_view(layout, waited, containers(Container("demo-run-k7m2q", "exited", 3, exited_at=EXITED_AT)))
+    assert (view["status"], view["exit_code"]) == ("completed", 0)
+    created = make_task({"mode": "cli"})  # podman lists a created container with exit code 0 and no exit time
+    view = task_view(layout, created, containers(Container("demo-cli-k7m2q", "created", 0)))
+    assert (view["status"], view["exit_code"]) == ("stopped", None)
+
+
+def test_a_container_podman_restarted_is_running_with_its_count(layout):
+    task = make_task({"mode": "cli", "ready_at": READY})
+    view = task_view(layout, task, containers(Container("demo-cli-k7m2q", "running", 3, restart_count=1)))
+    assert (view["status"], view["exit_code"], view["restart_count"]) == ("running", None, 1)
 
 
 @pytest.mark.parametrize("state", ["paused", "created", "stopping", "exited"])

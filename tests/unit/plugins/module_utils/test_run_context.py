@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import datetime
+import json
 import os
 
 import pytest
@@ -70,6 +71,50 @@ def test_a_session_outside_check_mode_makes_the_meta_dir(make_runtime, layout):
 def test_now_is_utc():
     now = RunContext(None, None).now()
     assert now.utcoffset() == datetime.timedelta(0)
+
+
+def _made(policy):
+    """The labels of a container this collection made, with restart policy ``policy``."""
+    return {"io.terok.lifecycle.confinement": json.dumps({"restart_policy": policy})}
+
+
+def test_restart_counts_are_asked_of_podman_only_for_containers_made_with_a_policy(make_runtime):
+    runtime, runner = make_runtime(containers={
+        "demo-cli-aaaaa": {"State": "running", "Labels": _made("on-failure"), "RestartCount": 2},
+        "demo-cli-bbbbb": {"State": "running", "Labels": _made("always"), "RestartCount": 0},
+        "demo-cli-ccccc": {"State": "exited", "Labels": _made(None), "RestartCount": 0},
+        "demo-cli-ddddd": {"State": "exited", "Labels": _made("no")},
+        "demo-cli-eeeee": {"State": "running"},  # terok made it: no label, the count is not known
+    })
+    counts = {name: container.restart_count for name, container in runtime.containers().items()}
+    assert counts == {"demo-cli-aaaaa": 2, "demo-cli-bbbbb": 0, "demo-cli-ccccc": 0, "demo-cli-ddddd": 0,
+                      "demo-cli-eeeee": None}
+    assert [argv[1:] for argv in runner.calls] == [
+        ["ps", "-a", "--format", "json"],
+        ["container", "inspect", "--format", "{{.Name}} {{.RestartCount}}", "--", "demo-cli-aaaaa", "demo-cli-bbbbb"]]
+
+
+def test_no_container_with_a_policy_costs_no_inspect(make_runtime):
+    runtime, runner = make_runtime(containers={"demo-cli-ccccc": {"State": "running", "Labels": _made(None)}})
+    assert runtime.containers()["demo-cli-ccccc"].restart_count == 0
+    assert runner.subcommands() == ["ps"]
+
+
+def test_restart_counts_podman_cannot_tell_are_unknown_with_a_warning(make_runtime):
+    runtime, _runner = make_runtime(containers={"demo-cli-aaaaa": {"State": "running", "Labels": _made("always")}},
+                                    fail={"container": (125, "Error: boom")})
+    assert runtime.containers()["demo-cli-aaaaa"].restart_count is None
+    assert runtime.listing_ok and runtime.warnings == ["restart counts are unknown: podman container inspect failed "
+                                                       "(rc=125): Error: boom"]
+
+
+def test_a_start_counts_restarts_from_zero_and_a_stop_keeps_the_count(make_runtime):
+    runtime, _runner = make_runtime(containers={
+        "demo-cli-aaaaa": {"State": "running", "Labels": _made("on-failure"), "RestartCount": 1}})
+    runtime.note_container("demo-cli-aaaaa", "exited")
+    assert runtime.containers()["demo-cli-aaaaa"].restart_count == 1
+    runtime.note_container("demo-cli-aaaaa", "running", started=True)
+    assert runtime.containers()["demo-cli-aaaaa"].restart_count == 0
 
 
 def test_note_container_updates_the_listing_without_podman(make_runtime):

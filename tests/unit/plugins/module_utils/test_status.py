@@ -69,6 +69,17 @@ def test_compute_status(rule, meta, container_state, expected):
     assert compute_status(meta, container_state) == expected
 
 
+@pytest.mark.parametrize("meta, state, container_exit, expected", [
+    ({"ready_at": READY}, "exited", 3, "failed"),  # a crash: the container's own exit code
+    ({"ready_at": READY}, "exited", None, "stopped"),  # a stop (or no exit code known)
+    ({"ready_at": READY, "exit_code": 0}, "exited", 3, "completed"),  # the recorded one wins
+    ({"ready_at": READY}, "running", 3, "running"),
+    ({"ready_at": READY}, None, 3, "not found"),  # no container: only what is recorded counts
+])
+def test_a_container_that_crashed_is_told_by_its_own_exit_code(meta, state, container_exit, expected):
+    assert compute_status(meta, state, container_exit) == expected
+
+
 def test_missing_meta_is_a_created_task():
     assert compute_status(None, None) == "created"
     assert compute_status(None, "running") == "init"

@@ -11,6 +11,7 @@ import importlib
 import importlib.util
 import json
 import os
+import re
 
 import pytest
 
@@ -53,6 +54,31 @@ def test_the_generated_docs_are_those_of_the_table():
 def test_a_changed_doc_text_makes_the_docs_stale(monkeypatch):
     monkeypatch.setattr(_task_options.BY_NAME["memory"], "doc", ("Another text.",))
     assert "plugins/doc_fragments/task_options.py" in load_tool().stale()
+
+
+def test_the_readme_table_of_confinement_names_exactly_the_declared_options():
+    """README's table under "### How containers are confined": one row per option (or per few, as
+    `memory`, `cpus`), together exactly the options of the result's confinement, each once."""
+    with open(os.path.join(REPO, "README.md"), encoding="utf-8") as handle:
+        text = handle.read()
+    section = text.split("### How containers are confined\n", 1)[1].split("\n#", 1)[0]
+    rows = [line for line in section.splitlines() if line.startswith("| `")]
+    named = [name for row in rows for name in re.findall(r"`([a-z_]+)`", row.split("|")[1])]
+    assert sorted(named) == sorted(option.name for option in _task_options.CONFINEMENT), (
+        "README's table lists %s; the declaration's confinement options are %s"
+        % (named, [option.name for option in _task_options.CONFINEMENT]))
+
+
+def test_the_guide_table_follows_the_declaration(monkeypatch):
+    tool = load_tool()
+    block = tool.guide_block(_task_options)
+    assert "   * - ``devices``" in block and "   * - ``restart_policy``" in block
+    assert "C(" not in block and "O(" not in block and "RV(" not in block  # Ansible markup made RST
+    monkeypatch.setattr(_task_options.BY_NAME["shm_size"], "doc", ("Another text with V(2g).",))
+    assert "     - Another text with ``2g``." in tool.guide_block(_task_options)
+    assert "docs/docsite/rst/guide_hardware.rst" in tool.stale()
+    monkeypatch.setattr(tool, "GUIDE_OPTIONS", ("devices", "no_such_option"))
+    assert "no_such_option" not in tool.guide_block(_task_options)  # declared options only
 
 
 class Stop(Exception):

@@ -32,6 +32,8 @@ def args(tmp_path, podman_exe):
             "executable": str(podman_exe),
             "commands": [],
             "image": IMAGE,
+            # never systemctl enable on the machine that runs the tests (check mode tests it below)
+            "restart_on_boot": False,
         }
         result.update(extra)
         return result
@@ -118,8 +120,19 @@ def test_every_returned_key_is_documented(run_module, args, podman_program):
     assert own <= set(documented), own - set(documented)
     for key in ("init_script", "containers_conf", "user"):
         assert set(result[key]) == set(documented[key]["contains"]), key
+    assert result["restart_on_boot"] is None
     failure = run_module(terok_host_prep, args(root_mode="x"))
     assert set(failure) - {"_rc", "_warnings", "invocation", "failed", "changed", "msg"} <= set(documented)
+
+
+def test_restart_on_boot_is_reported_with_its_warnings(run_module, args):
+    documented = yaml.safe_load(terok_host_prep.RETURN)
+    # in check mode, so that a machine with systemd is not changed
+    checked = run_module(terok_host_prep, args(_ansible_check_mode=True, restart_on_boot=True))
+    assert checked["_rc"] == 0
+    assert set(checked["restart_on_boot"]) == set(documented["restart_on_boot"]["contains"])
+    assert set(checked["_warnings"]) >= set(checked["restart_on_boot"]["not_done"])
+    assert checked["restart_on_boot"]["systemd"] is os.path.isdir("/run/systemd/system")
 
 
 def test_every_option_is_documented():
@@ -127,4 +140,4 @@ def test_every_option_is_documented():
     assert sorted(options) == sorted([
         "root", "root_mode", "root_owner", "root_group", "init_script_content", "init_script_path",
         "containers_conf_path", "podman_runtime", "podman_ulimits", "executable", "commands", "packages",
-        "image", "lock_timeout"])
+        "image", "restart_on_boot", "egress_hook", "egress_hook_path", "egress_hooks_dir", "lock_timeout"])
