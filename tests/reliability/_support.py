@@ -185,6 +185,17 @@ def run_in_child(func, timeout=20.0, umask=None):
 # --------------------------------------------------------------------------------------
 # trees: fingerprints and checks of what is on disk
 # --------------------------------------------------------------------------------------
+def wait_for(what, seconds=30.0):
+    """``what()`` once it is true, polled every 0.3 s for at most ``seconds``; then its last value."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        value = what()
+        if value:
+            return value
+        time.sleep(0.3)
+    return what()
+
+
 def fingerprint(top):
     """The tree snapshot of ``top`` with mtimes (a rewrite with the same content shows)."""
     return tree.snapshot(top, mtimes=True)

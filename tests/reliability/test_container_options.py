@@ -67,16 +67,6 @@ def _names(project):
     return [n for n in _podman("ps", "-a", "--format", "{{.Names}}").stdout.split() if n.startswith(project + "-")]
 
 
-def _wait_for(what, seconds=20.0):
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        value = what()
-        if value:
-            return value
-        time.sleep(0.3)
-    return what()
-
-
 @pytest.fixture
 def made(tmp_path):
     """(project, root, secret name, CDI kind, repo): the CDI spec and the secret exist; all is removed after."""
@@ -137,8 +127,8 @@ def test_hardware_read_only_restart_and_health_with_real_podman(made):
     cname = {name: task["container_name"] for name, task in tasks.items()}
 
     # devices and the everyday options, seen from inside
-    probe = _wait_for(lambda: os.path.exists(os.path.join(workspace["hw"], "probe.json"))
-                      and json.load(open(os.path.join(workspace["hw"], "probe.json"), encoding="utf-8")))
+    probe = S.wait_for(lambda: os.path.exists(os.path.join(workspace["hw"], "probe.json"))
+                       and json.load(open(os.path.join(workspace["hw"], "probe.json"), encoding="utf-8")))
     assert probe["cdi"] == kind.rsplit("probe", 1)[1] and probe["null_dev"] is True, probe
     assert probe["shm"] == str(96 * 1024) and probe["nofile"] == "1024:2048" and probe["scratch"] == "tmpfs", probe
     assert probe["hostname"] == "gpu-agent" and probe["tz"] == "JST" and probe["dns"].split() == ["192.0.2.53"]
@@ -155,8 +145,8 @@ def test_hardware_read_only_restart_and_health_with_real_podman(made):
     # read_only: the real init script cloned and marked the workspace safe in the (tmpfs) home /root
     for name in ("ro",):
         ro_file = os.path.join(workspace[name], "ro.txt")
-        lines = _wait_for(lambda: os.path.exists(ro_file) and "etc-read-only" in open(ro_file, encoding="utf-8").read()
-                          and open(ro_file, encoding="utf-8").read().splitlines())
+        lines = S.wait_for(lambda: os.path.exists(ro_file) and "etc-read-only" in open(ro_file, encoding="utf-8").read()
+                           and open(ro_file, encoding="utf-8").read().splitlines(), 20.0)
         assert lines and lines[0].endswith("first commit") and "/workspace" in lines, (name, lines)
         assert lines[-3:] == ["tmp-writable", "home-writable", "etc-read-only"], (name, lines)
         data = json.loads(_podman("inspect", cname[name], check=True).stdout)[0]
@@ -167,7 +157,7 @@ def test_hardware_read_only_restart_and_health_with_real_podman(made):
     def restarted():
         data = json.loads(_podman("inspect", cname["crash"], check=True).stdout)[0]
         return data["State"]["Running"] and data["RestartCount"] == 1 and data
-    assert _wait_for(restarted), _podman("inspect", cname["crash"]).stdout[-2000:]
+    assert S.wait_for(restarted), _podman("inspect", cname["crash"]).stdout[-2000:]
     with open(os.path.join(workspace["crash"], "crashed"), encoding="utf-8") as handle:
         assert handle.read().split() == ["crash", "again"]
     assert _podman("inspect", "--format", "{{.State.Status}} {{.State.ExitCode}} {{.RestartCount}}",

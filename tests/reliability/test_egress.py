@@ -92,16 +92,6 @@ def _podman(*args, check=False, timeout=120):
     return proc
 
 
-def _wait_for(what, seconds=30.0):
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        value = what()
-        if value:
-            return value
-        time.sleep(0.3)
-    return what()
-
-
 def _nft_volumes():
     """The host's nft and the libraries it needs that a minbase image lacks, read-only under /opt/nft."""
     nft = shutil.which("nft") or "/usr/sbin/nft"
@@ -184,8 +174,8 @@ def _fenced(seen, names):
 
 def _probes(workspace, count):
     path = os.path.join(workspace, "probes.jsonl")
-    lines = _wait_for(lambda: os.path.exists(path) and len(S.read_bytes(path).splitlines()) >= count
-                      and S.read_bytes(path).splitlines())
+    lines = S.wait_for(lambda: os.path.exists(path) and len(S.read_bytes(path).splitlines()) >= count
+                       and S.read_bytes(path).splitlines())
     assert lines, "the agent wrote fewer than %d probes to %s" % (count, path)
     return [json.loads(line) for line in lines]
 
@@ -233,8 +223,8 @@ def test_the_fenced_agent_reaches_only_its_destination_before_and_after_restarts
 
     # a restart by the restart policy (conmon): the command killed, podman starts the container again
     _podman("exec", agent, "python3", "-c", KILL_SLEEP)  # its own status is the container's end (137, 255)
-    assert _wait_for(lambda: _podman("inspect", "--format", "{{.RestartCount}} {{.State.Status}}", agent,
-                                     check=True).stdout.split() == ["1", "running"]), _podman("inspect", agent).stdout[-2000:]
+    assert S.wait_for(lambda: _podman("inspect", "--format", "{{.RestartCount}} {{.State.Status}}", agent,
+                                      check=True).stdout.split() == ["1", "running"]), _podman("inspect", agent).stdout[-2000:]
     assert _fenced(_probes(workspace, 3)[2], names)
     assert _fenced(probe_now(), names)
 

@@ -175,16 +175,6 @@ def _bare_repo(path):
     shutil.rmtree(src)
 
 
-def _wait_for(what, seconds=30.0):
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        value = what()
-        if value:
-            return value
-        time.sleep(0.3)
-    return what()
-
-
 def _boots(workspace):
     try:
         with open(os.path.join(workspace, "boots"), encoding="utf-8") as handle:
@@ -221,7 +211,7 @@ def test_a_simulated_reboot_brings_back_the_agents_with_always(store, tmp_path):
         for name, workspace in workspaces.items():
             with open(os.path.join(workspace, "local-work.txt"), "w", encoding="utf-8") as handle:
                 handle.write("uncommitted work of %s\n" % name)
-            assert _wait_for(lambda w=workspace: _boots(w) == 1), name
+            assert S.wait_for(lambda w=workspace: _boots(w) == 1), name
             assert _intact(workspace) == {"git": True, "local work": True, "marker": False}, name
         made_rows = ["%-15s restart_policy=%-15s %s %s" % (
             name, POLICIES[name], task["container_name"], "stopped" if name == "always-stopped" else task["status"])
@@ -246,8 +236,8 @@ def test_a_simulated_reboot_brings_back_the_agents_with_always(store, tmp_path):
                           % (item["Names"][0], conmon, item["Pid"]))
         log.block("kill -9, no shutdown", "\n".join(killed))
         assert len(killed) == 4
-        assert _wait_for(lambda: not any(os.path.exists("/proc/%d" % item["Pid"]) for item in listed
-                                         if item.get("State") == "running"), 10)
+        assert S.wait_for(lambda: not any(os.path.exists("/proc/%d" % item["Pid"]) for item in listed
+                                          if item.get("State") == "running"), 10)
         mounts = store.mounts()
         for mount in mounts:
             subprocess.run(["umount", "-l", mount], check=True)
@@ -273,7 +263,7 @@ def test_a_simulated_reboot_brings_back_the_agents_with_always(store, tmp_path):
 
         # the modules report each agent truthfully
         back = {"always", "always-stopped"}
-        assert _wait_for(lambda: all(_boots(workspaces[name]) == 2 for name in back)), {
+        assert S.wait_for(lambda: all(_boots(workspaces[name]) == 2 for name in back)), {
             name: _boots(w) for name, w in workspaces.items()}
         info = S.adhoc("terok_task_info", {"root": root, "executable": store.podman, "project": project})
         assert not info.failed, info
@@ -296,7 +286,7 @@ def test_a_simulated_reboot_brings_back_the_agents_with_always(store, tmp_path):
         changed = sorted(task["name"] for task in again.result["tasks"] if task["changed"])
         assert changed == ["none", "on-failure", "unless-stopped"], again.result
         assert all(task["status"] == "running" for task in again.result["tasks"]), again.result
-        assert _wait_for(lambda: all(_boots(w) == 2 for w in workspaces.values())), {
+        assert S.wait_for(lambda: all(_boots(w) == 2 for w in workspaces.values())), {
             name: _boots(w) for name, w in workspaces.items()}
         for name, workspace in workspaces.items():
             assert _intact(workspace) == {"git": True, "local work": True, "marker": False}, name
