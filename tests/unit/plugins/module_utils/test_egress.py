@@ -190,7 +190,7 @@ def test_the_program_is_this_file_and_imports_only_the_standard_library():
             imported.add(node.module)
         elif isinstance(node, ast.Import):
             imported.update(alias.name for alias in node.names)
-    assert imported <= {"__future__", "ipaddress", "json", "os", "re", "sys", "socket", "subprocess", "typing"}, imported
+    assert imported <= {"__future__", "ipaddress", "json", "os", "re", "select", "sys", "socket", "time", "typing"}, imported
 
 
 def test_the_descriptor_runs_the_program_isolated_for_annotated_containers():
@@ -218,21 +218,21 @@ def test_the_name_servers_are_those_of_the_container_s_resolv_conf(tmp_path):
 
 
 class _Loaded(object):
-    """subprocess.run of the hook: what nsenter was asked to load."""
+    """run_with_input of the hook: what nsenter was asked to load."""
 
     def __init__(self, rc=0, stderr=b""):
         self.rc, self.stderr, self.calls = rc, stderr, []
 
-    def __call__(self, argv, **kwargs):
-        self.calls.append((argv, kwargs["input"].decode("utf-8")))
-        return subprocess.CompletedProcess(argv, self.rc, b"", self.stderr)
+    def __call__(self, argv, data, timeout=60.0):
+        self.calls.append((argv, data.decode("utf-8")))
+        return self.rc, self.stderr.decode("utf-8")
 
 
 @pytest.fixture
 def hook_env(monkeypatch, tmp_path):
     """The hook run in-process: its own pid as the container's (a distinct netns is faked), tools found."""
     loaded = _Loaded()
-    monkeypatch.setattr(subprocess, "run", loaded)
+    monkeypatch.setattr(_egress, "run_with_input", loaded)
     monkeypatch.setattr(_egress, "find_tool", lambda name, dirs=(): "/usr/sbin/" + name)
     monkeypatch.setattr(_egress, "shares_network_namespace", lambda pid: pid == 4243)  # 4243: network host
     monkeypatch.setattr(_egress, "resolve", _resolve)
@@ -564,3 +564,17 @@ def test_check_mode_makes_no_podman_call_that_changes_anything(make_runtime):
     converge_one(runtime, Spec.from_params({"project": "demo", "name": "a", "state": "running", "image": "img",
                                             "egress": []}))
     assert runner.mutating_calls() == []
+
+
+def test_run_with_input_gives_the_program_its_input_and_returns_its_status_and_error(tmp_path):
+    out = tmp_path / "got"
+    script = "cat > %s; echo to-stderr >&2; exit 3" % out
+    code, err = _egress.run_with_input(["/bin/sh", "-c", script], b"table inet x {}\n")
+    assert (code, err.strip(), out.read_text()) == (3, "to-stderr", "table inet x {}\n")
+    assert _egress.run_with_input(["/nonexistent/nft"], b"")[0] == 127
+
+
+def test_run_with_input_kills_a_program_past_its_deadline():
+    with pytest.raises(_egress.FenceError) as caught:
+        _egress.run_with_input(["/bin/sleep", "30"], b"", timeout=0.5)
+    assert "did not finish within" in str(caught.value)
