@@ -70,6 +70,9 @@ terok_hosts:
     terok_environment: {CONTAINERS_CONF: $CONTAINERS_CONF}
     # packages are fleet_ssh's and molecule's subject; here apt would only add time
     terok_host_install_packages: false
+    # these hosts have no systemd as PID 1: the role would say so in a warning on every run (what
+    # restart_on_boot cannot do here is tested by the reliability suite), and this target forbids warnings
+    terok_host_restart_on_boot: false
     terok_host_root: "$work/hosts/{{ inventory_hostname }}/root"
     terok_host_init_script_path: "$work/hosts/{{ inventory_hostname }}/init-ssh-and-repo.sh"
     terok_host_containers_conf_path: "$work/hosts/{{ inventory_hostname }}/containers.conf.d/50-terok-lifecycle.conf"
